@@ -1,0 +1,74 @@
+import io
+from datetime import date
+
+import pypdf
+import pypdfium2
+import pytest
+import zxingcpp
+
+from carnet_contracts import ticket_code
+from wallet.sheet import Sheet, SheetTicket, render_sheet
+
+AMOUNTS = [1000, 3000, 7000, 500, 1050, 600, 700]
+AMOUNTS_AS_PRINTED = ["10,00 €", "30,00 €", "70,00 €", "5,00 €", "10,50 €", "6,00 €", "7,00 €"]
+
+
+def seven_ticket_sheet() -> Sheet:
+    return Sheet(
+        student_name="Léa Martin",
+        campaign_label="Pass Hauts-de-Seine 2026-2027",
+        valid_until=date(2027, 3, 31),
+        tickets=[
+            SheetTicket(position=i, code=ticket_code.generate(), amount_cents=amount,
+                        affiliate_name="Club de judo de Nanterre" if i == 3 else None)
+            for i, amount in enumerate(AMOUNTS, start=1)
+        ],
+    )
+
+
+def rasterise(pdf: bytes, dpi: int):
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        assert len(document) == 1
+        return document[0].render(scale=dpi / 72, grayscale=True).to_pil()
+    finally:
+        document.close()
+
+
+@pytest.mark.parametrize("dpi", [200, 300])
+def test_every_barcode_on_a_rendered_seven_ticket_page_decodes_back_to_its_code(dpi):
+    sheet = seven_ticket_sheet()
+    page = rasterise(render_sheet(sheet), dpi)
+    decoded = zxingcpp.read_barcodes(page, formats=zxingcpp.BarcodeFormat.Code128)
+    assert sorted(b.text for b in decoded) == sorted(t.code for t in sheet.tickets)
+
+
+def test_the_pdf_text_holds_amounts_student_validity_affiliate_and_readable_codes():
+    sheet = seven_ticket_sheet()
+    reader = pypdf.PdfReader(io.BytesIO(render_sheet(sheet)))
+    assert len(reader.pages) == 1
+    width, height = (float(v) for v in reader.pages[0].mediabox.upper_right)
+    assert (round(width), round(height)) == (595, 842)  # A4 in points
+    text = reader.pages[0].extract_text()
+    for amount in AMOUNTS_AS_PRINTED:
+        assert amount in text
+    assert text.count("Léa Martin") == 7
+    assert "Valable jusqu'au 31/03/2027" in text
+    assert "Pass Hauts-de-Seine 2026-2027" in text
+    assert text.count("Club de judo de Nanterre") == 1
+    for ticket in sheet.tickets:
+        assert ticket_code.format_groups(ticket.code) in text
+
+
+def test_a_single_ticket_sheet_is_one_page_with_its_barcode():
+    code = ticket_code.generate()
+    sheet = Sheet("Léa Martin", "Pass 2026-2027", date(2027, 3, 31), [SheetTicket(5, code, 2000)])
+    decoded = zxingcpp.read_barcodes(rasterise(render_sheet(sheet), 200))
+    assert [b.text for b in decoded] == [code]
+
+
+@pytest.mark.parametrize("count", [0, 8])
+def test_a_sheet_holds_one_to_seven_tickets(count):
+    tickets = [SheetTicket(i, ticket_code.generate(), 500) for i in range(1, count + 1)]
+    with pytest.raises(ValueError):
+        render_sheet(Sheet("Léa Martin", "Pass", date(2027, 3, 31), tickets))
