@@ -93,7 +93,7 @@ class Student:
 class Affiliate:
     """The wallet's copy of an affiliate, kept from the affiliation service's events."""
 
-    affiliate_id: UUID
+    affiliate_id: str
     name: str
     active: bool
 
@@ -105,7 +105,7 @@ class Ticket:
     status: TicketStatus = TicketStatus.BLANK
     amount_cents: int | None = None
     code: str | None = None
-    affiliate_id: UUID | None = None
+    affiliate_id: str | None = None
     credited_at: datetime | None = None
     redeemed_at: datetime | None = None
     void_refusal_reason: str | None = None
@@ -123,9 +123,9 @@ class Ticket:
 @dataclass
 class Wallet:
     wallet_id: UUID
-    application_id: UUID
+    application_id: str
     school_id: str
-    owner_sub: str
+    owner_sub: str | None
     guardian_email: str
     student: Student
     terms: CampaignTerms
@@ -135,9 +135,9 @@ class Wallet:
     def open(
         cls,
         *,
-        application_id: UUID,
+        application_id: str,
         school_id: str,
-        owner_sub: str,
+        owner_sub: str | None,
         guardian_email: str,
         student: Student,
         terms: CampaignTerms,
@@ -196,8 +196,8 @@ class Wallet:
         *,
         code: str,
         now: datetime,
-        affiliate_id: UUID | None = None,
-        known_affiliates: Mapping[UUID, Affiliate] | None = None,
+        affiliate_id: str | None = None,
+        known_affiliates: Mapping[str, Affiliate] | None = None,
     ) -> Ticket:
         """Put a sum on a blank ticket, which gets its code; optionally reserve it for one affiliate."""
         ticket = self.ticket(ticket_id)
@@ -230,10 +230,10 @@ class Wallet:
     def assign(
         self,
         ticket_id: UUID,
-        affiliate_id: UUID | None,
+        affiliate_id: str | None,
         *,
         now: datetime,
-        known_affiliates: Mapping[UUID, Affiliate] | None = None,
+        known_affiliates: Mapping[str, Affiliate] | None = None,
     ) -> Ticket:
         """Reserve a credited ticket for one affiliate of the family's choice, or for none."""
         ticket = self.ticket(ticket_id)
@@ -326,10 +326,10 @@ class Wallet:
                           {"ticket_id": str(ticket.ticket_id), "status": ticket.status.value})
 
 
-def _require_active(affiliate_id: UUID, known_affiliates: Mapping[UUID, Affiliate] | None) -> None:
+def _require_active(affiliate_id: str, known_affiliates: Mapping[str, Affiliate] | None) -> None:
     affiliate = (known_affiliates or {}).get(affiliate_id)
     if affiliate is None or not affiliate.active:
         raise Refusal("AFFILIATE_NOT_ACTIVE",
                       "Cet organisme n'est pas un organisme affilié actif du Pass : choisissez-en un autre.",
-                      {"affiliate_id": str(affiliate_id)})
+                      {"affiliate_id": affiliate_id})
 

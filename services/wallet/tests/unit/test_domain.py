@@ -20,8 +20,8 @@ from wallet.domain import (
 
 VALID_UNTIL = date(2027, 3, 31)
 DURING = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-CLUB = Affiliate(uuid.uuid4(), "Club de judo de Nanterre", active=True)
-SUSPENDED = Affiliate(uuid.uuid4(), "Théâtre fermé", active=False)
+CLUB = Affiliate(str(uuid.uuid4()), "Club de judo de Nanterre", active=True)
+SUSPENDED = Affiliate(str(uuid.uuid4()), "Théâtre fermé", active=False)
 AFFILIATES = {CLUB.affiliate_id: CLUB, SUSPENDED.affiliate_id: SUSPENDED}
 
 
@@ -33,7 +33,7 @@ def make_terms(**overrides) -> CampaignTerms:
 
 
 def make_wallet(**overrides) -> Wallet:
-    return Wallet.open(application_id=uuid.uuid4(), school_id="0920001A", owner_sub="family-1",
+    return Wallet.open(application_id=str(uuid.uuid4()), school_id="0920001A", owner_sub="family-1",
                        guardian_email="parent@example.org", student=Student("Martin", "Léa", "5e"),
                        terms=make_terms(**overrides))
 
@@ -120,7 +120,7 @@ def test_crediting_for_an_affiliate_needs_it_active_in_the_wallets_copy():
     wallet = make_wallet()
     assert refusal_code(lambda: credit(wallet, 1, 1000, affiliate_id=SUSPENDED.affiliate_id,
                                        known_affiliates=AFFILIATES)) == "AFFILIATE_NOT_ACTIVE"
-    assert refusal_code(lambda: credit(wallet, 1, 1000, affiliate_id=uuid.uuid4(),
+    assert refusal_code(lambda: credit(wallet, 1, 1000, affiliate_id="unknown-affiliate",
                                        known_affiliates=AFFILIATES)) == "AFFILIATE_NOT_ACTIVE"
     assert wallet.tickets[0].status is TicketStatus.BLANK
     ticket = credit(wallet, 1, 1000, affiliate_id=CLUB.affiliate_id, known_affiliates=AFFILIATES)
