@@ -1,0 +1,76 @@
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from notification.domain import (
+    Audience,
+    NotificationError,
+    distinct_recipients,
+    link_with_token,
+    message_key,
+    normalise_recipient,
+    plan_broadcast,
+)
+
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+
+
+def test_each_person_gets_one_copy_whatever_the_case_of_their_address():
+    assert distinct_recipients(
+        ["Lea@Example.fr", "lea@example.fr ", None, "", "not-an-address", "bob@example.fr"]
+    ) == ["lea@example.fr", "bob@example.fr"]
+
+
+@settings(max_examples=50)
+@given(st.lists(st.emails(), max_size=20))
+def test_distinct_recipients_has_no_duplicates_and_loses_nobody(addresses):
+    result = distinct_recipients(addresses)
+    assert len(result) == len(set(result))
+    assert {a.lower() for a in addresses if len(a) <= 254 and "." in a.split("@")[1]} >= set(
+        result
+    )
+
+
+def test_malformed_recipient_is_refused_with_a_code():
+    with pytest.raises(NotificationError) as refused:
+        normalise_recipient("lea at example")
+    assert refused.value.code == "INVALID_RECIPIENT"
+
+
+def test_message_key_is_the_event_for_one_reader_and_stable_per_recipient_for_many():
+    event = uuid.uuid4()
+    assert message_key(event) == event
+    assert message_key(event, "lea@example.fr") == message_key(event, "lea@example.fr")
+    assert message_key(event, "lea@example.fr") != message_key(event, "bob@example.fr")
+
+
+def test_activation_link_ends_with_the_token():
+    link = link_with_token("https://pass.example/affilies/activation", "Ab-_9x")
+    assert link == "https://pass.example/affilies/activation?token=Ab-_9x"
+
+
+def test_token_that_would_break_the_link_is_refused():
+    with pytest.raises(NotificationError):
+        link_with_token("https://pass.example/a", "a b&c")
+
+
+def test_broadcast_without_send_at_goes_now():
+    b = plan_broadcast("families", "Lancement", "Bonjour", None, NOW)
+    assert b.audience is Audience.FAMILIES
+    assert b.send_at == NOW
+
+
+def test_broadcast_in_the_past_goes_now_and_in_the_future_waits():
+    assert plan_broadcast("affiliates", "s", "b", NOW - timedelta(hours=1), NOW).send_at == NOW
+    later = NOW + timedelta(days=2)
+    assert plan_broadcast("affiliates", "s", "b", later, NOW).send_at == later
+
+
+def test_broadcast_refuses_unknown_audience_and_multiline_subject_naming_the_fields():
+    with pytest.raises(NotificationError) as refused:
+        plan_broadcast("everyone", "Objet\r\nBcc: x@y.z", "", datetime(2027, 1, 1), NOW)
+    assert refused.value.code == "VALIDATION_FAILED"
+    assert set(refused.value.details) == {"audience", "subject", "body", "send_at"}

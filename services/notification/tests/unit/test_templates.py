@@ -1,0 +1,173 @@
+import uuid
+from datetime import UTC, date, datetime
+from email import message_from_bytes, policy
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from notification.domain import (
+    CONTENT_TYPES,
+    AffiliateInvitation,
+    AffiliateLoginReminder,
+    ApplicationReceived,
+    ApplicationRejected,
+    BroadcastText,
+    ConventionOtp,
+    ConventionSigned,
+    PasswordReset,
+    ReimbursementPaid,
+    Template,
+    TicketsSheet,
+    WalletReady,
+)
+from notification.rendering import (
+    Attachment,
+    Branding,
+    Renderer,
+    build_email,
+    euros,
+    french_date,
+    french_datetime,
+)
+
+AT = datetime(2026, 11, 27, 13, 5, tzinfo=UTC)
+FAMILY = dict(
+    guardian_first_name="Léa",
+    guardian_last_name="Martin",
+    student_first_name="Noé",
+    student_last_name="Martin",
+)
+SAMPLES = {
+    Template.APPLICATION_RECEIVED: ApplicationReceived(**FAMILY, campaign_label="2026-2027"),
+    Template.WALLET_READY: WalletReady(
+        **FAMILY,
+        allowance_cents=7000,
+        tickets_per_pass=7,
+        ticket_min_cents=500,
+        ticket_max_cents=7000,
+        pass_valid_until=date(2027, 3, 31),
+    ),
+    Template.APPLICATION_REJECTED: ApplicationRejected(**FAMILY, reason="Élève non scolarisé"),
+    Template.TICKETS_SHEET: TicketsSheet(positions=(1, 3), pass_valid_until=date(2027, 3, 31)),
+    Template.AFFILIATE_INVITATION: AffiliateInvitation(
+        affiliate_name="Judo Club", login="judo-club", activation_link="https://p/a?token=T0k"
+    ),
+    Template.CONVENTION_OTP: ConventionOtp(affiliate_name="Judo Club", otp="042917", expires_at=AT),
+    Template.CONVENTION_SIGNED: ConventionSigned(affiliate_name="Judo Club", signed_at=AT),
+    Template.PASSWORD_RESET: PasswordReset(login="judo-club", reset_link="https://p/r?token=R3s"),
+    Template.REIMBURSEMENT_PAID: ReimbursementPaid(
+        affiliate_name="Judo Club", amount_cents=12050, ticket_count=3, paid_on=date(2027, 4, 2)
+    ),
+    Template.AFFILIATE_LOGIN_REMINDER: AffiliateLoginReminder(
+        affiliate_name="Judo Club", login="judo-club", campaign_label="2026-2027"
+    ),
+    Template.BROADCAST: BroadcastText(subject="Lancement de la campagne", body="Bonjour,\n\nà vous."),
+}
+# what the reader must find in both the text and the HTML part
+MUST_SAY = {
+    Template.APPLICATION_RECEIVED: ["Noé Martin", "bien reçu"],
+    Template.WALLET_READY: ["porte-monnaie électronique", "70\u00a0€", "31 mars 2027"],
+    Template.APPLICATION_REJECTED: ["Élève non scolarisé"],
+    Template.TICKETS_SHEET: ["pièce jointe", "1, 3"],
+    Template.AFFILIATE_INVITATION: ["judo-club", "https://p/a?token=T0k"],
+    Template.CONVENTION_OTP: ["042917", "27 novembre 2026 à 14 h 05"],
+    Template.CONVENTION_SIGNED: ["espace affilié est ouvert"],
+    Template.PASSWORD_RESET: ["https://p/r?token=R3s"],
+    Template.REIMBURSEMENT_PAID: ["120,50\u00a0€", "2 avril 2027"],
+    Template.AFFILIATE_LOGIN_REMINDER: ["judo-club", "2026-2027"],
+    Template.BROADCAST: ["à vous."],
+}
+
+renderer = Renderer(Branding())
+
+
+def test_every_template_has_a_sample_and_content_type():
+    assert set(SAMPLES) == set(Template) == set(CONTENT_TYPES)
+
+
+@pytest.mark.parametrize("template", list(Template))
+def test_each_template_renders_subject_text_and_phone_readable_html(template):
+    rendered = renderer.render(SAMPLES[template])
+    assert rendered.subject and "\n" not in rendered.subject
+    for part in (rendered.text, rendered.html):
+        for words in MUST_SAY[template]:
+            assert words in part
+    assert "Numéro Vert" in rendered.text
+    assert 'name="viewport"' in rendered.html and "max-width:600px" in rendered.html
+    assert "{{" not in rendered.text + rendered.html
+
+
+def test_people_written_text_is_escaped_in_html():
+    rendered = renderer.render(
+        ApplicationRejected(**FAMILY, reason='<script>alert("x")</script>')
+    )
+    assert "<script>" not in rendered.html
+    assert "&lt;script&gt;" in rendered.html
+    assert '<script>alert("x")</script>' in rendered.text
+
+
+def test_broadcast_body_keeps_its_paragraphs_in_html():
+    rendered = renderer.render(BroadcastText(subject="s", body="Un\ndeux\n\n<trois>"))
+    assert "Un<br>deux</p>" in rendered.html
+    assert "&lt;trois&gt;" in rendered.html
+
+
+def test_email_is_alternative_text_and_html_with_the_pdf_attached():
+    mail = build_email(
+        renderer.render(SAMPLES[Template.TICKETS_SHEET]),
+        sender="Pass Hauts-de-Seine <ne-pas-repondre@pass.example>",
+        recipient="lea@example.fr",
+        message_id=uuid.UUID(int=7),
+        sender_domain="pass.example",
+        sent_at=AT,
+        attachments=(Attachment("tickets.pdf", b"%PDF-1.4\n%%EOF\n"),),
+    )
+    parsed = message_from_bytes(mail.as_bytes(), policy=policy.default)
+    assert parsed.get_content_type() == "multipart/mixed"
+    assert [p.get_content_type() for p in parsed.walk()] == [
+        "multipart/mixed",
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+        "application/pdf",
+    ]
+    assert parsed["To"] == "lea@example.fr"
+    assert parsed["Subject"] == "Pass Hauts-de-Seine : vos 2 tickets en pièce jointe"
+    assert parsed["Message-ID"] == f"<{uuid.UUID(int=7)}@pass.example>"
+    (attachment,) = list(parsed.iter_attachments())
+    assert attachment.get_filename() == "tickets.pdf"
+    assert attachment.get_content() == b"%PDF-1.4\n%%EOF\n"
+
+
+def test_email_without_attachment_is_multipart_alternative():
+    mail = build_email(
+        renderer.render(SAMPLES[Template.CONVENTION_OTP]),
+        sender="ne-pas-repondre@pass.example",
+        recipient="club@example.fr",
+        message_id=uuid.uuid4(),
+        sender_domain="pass.example",
+        sent_at=AT,
+    )
+    assert mail.get_content_type() == "multipart/alternative"
+
+
+def test_amounts_are_written_the_french_way():
+    assert euros(7000) == "70\u00a0€"
+    assert euros(1250) == "12,50\u00a0€"
+    assert euros(215500000) == "2\u00a0155\u00a0000\u00a0€"
+
+
+@settings(max_examples=50)
+@given(st.integers(min_value=0, max_value=10**11))
+def test_euros_reads_back_to_the_same_cents(cents):
+    text = euros(cents).replace("\u00a0€", "").replace("\u00a0", "")
+    whole, _, rest = text.partition(",")
+    assert int(whole) * 100 + int(rest or 0) == cents
+
+
+def test_dates_and_times_are_written_in_french_in_paris_time():
+    assert french_date(date(2014, 6, 1)) == "1er juin 2014"
+    assert french_date(date(2015, 3, 31)) == "31 mars 2015"
+    # 23:30 UTC on 31 March is already 1 April in Paris
+    assert french_datetime(datetime(2027, 3, 31, 23, 30, tzinfo=UTC)) == "1er avril 2027 à 1 h 30"
