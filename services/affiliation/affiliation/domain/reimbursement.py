@@ -1,0 +1,163 @@
+"""Statements and reimbursement batches: which redeemed tickets are paid, to whom, how much."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from .errors import Refusal
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+class LineStatus(StrEnum):
+    PENDING = "pending"  # redeemed, not yet in a batch
+    BATCHED = "batched"  # in a batch not yet paid
+    PAID = "paid"  # reimbursed
+    CANCELLED = "cancelled"  # the redemption was cancelled
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    """One redeemed ticket as the organisation's statement shows it."""
+
+    redemption_id: str
+    affiliate_id: str
+    campaign_id: str
+    ticket_id: str
+    amount_cents: int
+    redeemed_at: datetime
+    status: LineStatus
+
+
+@dataclass(frozen=True)
+class CampaignTerms:
+    campaign_id: str
+    label: str
+    reimbursement_deadline: date
+    redemption_cancel_grace_minutes: int
+
+    def reimbursement_cutoff(self) -> datetime:
+        """The end of the deadline's Paris day: a ticket redeemed that day is still reimbursed."""
+        next_day = self.reimbursement_deadline + timedelta(days=1)
+        return datetime.combine(next_day, time(0), tzinfo=PARIS)
+
+
+@dataclass(frozen=True)
+class Payee:
+    affiliate_id: str
+    name: str
+    siret: str
+    iban: str
+    bic: str | None
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One credit transfer: everything a batch pays one organisation."""
+
+    payee: Payee
+    amount_cents: int
+    redemption_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    campaign_id: str
+    transfers: tuple[Transfer, ...]
+
+    @property
+    def total_cents(self) -> int:
+        return sum(t.amount_cents for t in self.transfers)
+
+    @property
+    def count(self) -> int:
+        return sum(len(t.redemption_ids) for t in self.transfers)
+
+    @property
+    def redemption_ids(self) -> list[str]:
+        return [r for t in self.transfers for r in t.redemption_ids]
+
+
+def is_reimbursable(line: StatementLine, terms: CampaignTerms, now: datetime) -> bool:
+    """Pending, redeemed by the deadline, and past the time its redemption could still be cancelled."""
+    return (
+        line.status is LineStatus.PENDING
+        and line.campaign_id == terms.campaign_id
+        and line.redeemed_at < terms.reimbursement_cutoff()
+        and line.redeemed_at + timedelta(minutes=terms.redemption_cancel_grace_minutes) <= now
+    )
+
+
+def plan_batch(
+    lines: list[StatementLine], terms: CampaignTerms, payees: dict[str, Payee], now: datetime
+) -> BatchPlan:
+    """One transfer per organisation over every reimbursable line, or NOTHING_TO_REIMBURSE."""
+    by_affiliate: dict[str, list[StatementLine]] = defaultdict(list)
+    for line in lines:
+        if is_reimbursable(line, terms, now):
+            by_affiliate[line.affiliate_id].append(line)
+    missing = sorted(a for a in by_affiliate if a not in payees)
+    if missing:
+        raise Refusal(
+            "UNKNOWN_AFFILIATE",
+            "Des tickets ont été encaissés par un organisme inconnu du service d'affiliation.",
+            {"affiliate_ids": missing},
+        )
+    transfers = tuple(
+        Transfer(
+            payee=payees[affiliate_id],
+            amount_cents=sum(line.amount_cents for line in group),
+            redemption_ids=tuple(sorted(line.redemption_id for line in group)),
+        )
+        for affiliate_id, group in sorted(by_affiliate.items(), key=lambda item: payees[item[0]].name)
+    )
+    if not transfers:
+        raise Refusal(
+            "NOTHING_TO_REIMBURSE",
+            "Aucun ticket encaissé n'est en attente de remboursement pour cette campagne.",
+            {"campaign_id": terms.campaign_id},
+        )
+    return BatchPlan(campaign_id=terms.campaign_id, transfers=transfers)
+
+
+@dataclass(frozen=True)
+class StatementTotals:
+    count: int
+    redeemed_cents: int
+    reimbursed_cents: int
+    in_payment_cents: int
+    pending_cents: int
+
+
+def statement_totals(lines: list[StatementLine]) -> StatementTotals:
+    """Cancelled redemptions count for nothing; the rest is reimbursed, in a batch, or pending."""
+    def total(*statuses: LineStatus) -> int:
+        return sum(line.amount_cents for line in lines if line.status in statuses)
+
+    live = [line for line in lines if line.status is not LineStatus.CANCELLED]
+    return StatementTotals(
+        count=len(live),
+        redeemed_cents=total(LineStatus.PENDING, LineStatus.BATCHED, LineStatus.PAID),
+        reimbursed_cents=total(LineStatus.PAID),
+        in_payment_cents=total(LineStatus.BATCHED),
+        pending_cents=total(LineStatus.PENDING),
+    )
+
+
+class BatchStatus(StrEnum):
+    CREATED = "created"
+    PAID = "paid"
+
+
+def mark_paid(status: BatchStatus) -> BatchStatus:
+    if status is BatchStatus.PAID:
+        raise Refusal(
+            "BATCH_ALREADY_PAID",
+            "Ce lot de remboursement est déjà marqué comme payé.",
+            {"status": status.value},
+        )
+    return BatchStatus.PAID

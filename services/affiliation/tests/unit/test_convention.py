@@ -1,0 +1,141 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from affiliation.domain import convention as c
+from affiliation.domain.errors import Refusal
+
+DOC = c.ConventionDocument(version="2026-1", text="Convention d'affiliation au Pass.\nArticle 1 ...")
+NEW_DOC = c.ConventionDocument(version="2026-2", text="Convention d'affiliation au Pass, version 2.")
+NOW = datetime(2026, 6, 3, 9, 0, tzinfo=UTC)
+POLICY = c.OtpPolicy(ttl=timedelta(minutes=10), max_attempts=3)
+
+
+def ctx(minutes=0):
+    return c.StepContext("aff-1", "club-antony-00074", "203.0.113.7", NOW + timedelta(minutes=minutes))
+
+
+def until_otp():
+    progress, _ = c.read(c.ConventionProgress(), DOC, DOC.sha256, ctx())
+    progress, _ = c.accept(progress, DOC, ctx(1))
+    progress, _, otp = c.issue_otp(progress, DOC, ctx(2), POLICY)
+    return progress, otp
+
+
+def test_the_four_steps_in_order_sign_the_convention_and_each_leaves_an_audit_record():
+    progress, read_record = c.read(c.ConventionProgress(), DOC, DOC.sha256.upper(), ctx())
+    progress, accept_record = c.accept(progress, DOC, ctx(1))
+    progress, otp_record, otp = c.issue_otp(progress, DOC, ctx(2), POLICY)
+    assert len(otp) == 6 and otp.isdigit()
+    progress, sign_record, refusal = c.sign(progress, DOC, otp, ctx(3), POLICY)
+    assert refusal is None
+    assert progress.step is c.ConventionStep.SIGNED
+    records = [read_record, accept_record, otp_record, sign_record]
+    assert [r.action for r in records] == ["read", "accept", "otp", "sign"]
+    for minutes, record in enumerate(records):
+        assert record.document_sha256 == DOC.sha256
+        assert record.document_version == "2026-1"
+        assert record.client_address == "203.0.113.7"
+        assert record.account == "club-antony-00074"
+        assert record.at == NOW + timedelta(minutes=minutes)
+
+
+def test_the_clear_code_is_not_kept_in_the_progress():
+    progress, otp = until_otp()
+    assert otp not in repr(progress)
+
+
+def test_reading_with_a_wrong_hash_is_refused_as_hash_mismatch():
+    with pytest.raises(Refusal) as refused:
+        c.read(c.ConventionProgress(), DOC, NEW_DOC.sha256, ctx())
+    assert refused.value.code == "CONVENTION_HASH_MISMATCH"
+
+
+def test_accepting_before_reading_is_out_of_order():
+    with pytest.raises(Refusal) as refused:
+        c.accept(c.ConventionProgress(), DOC, ctx())
+    assert refused.value.code == "CONVENTION_STEP_OUT_OF_ORDER"
+    assert refused.value.details["expected"] == "read"
+
+
+def test_asking_for_a_code_before_accepting_is_out_of_order():
+    progress, _ = c.read(c.ConventionProgress(), DOC, DOC.sha256, ctx())
+    with pytest.raises(Refusal) as refused:
+        c.issue_otp(progress, DOC, ctx(1), POLICY)
+    assert refused.value.code == "CONVENTION_STEP_OUT_OF_ORDER"
+    assert refused.value.details["expected"] == "accept"
+
+
+def test_signing_before_a_code_was_sent_is_out_of_order():
+    progress, _ = c.read(c.ConventionProgress(), DOC, DOC.sha256, ctx())
+    progress, _ = c.accept(progress, DOC, ctx(1))
+    with pytest.raises(Refusal) as refused:
+        c.sign(progress, DOC, "123456", ctx(2), POLICY)
+    assert refused.value.code == "CONVENTION_STEP_OUT_OF_ORDER"
+
+
+def test_reading_again_after_accepting_is_out_of_order():
+    progress, _ = c.read(c.ConventionProgress(), DOC, DOC.sha256, ctx())
+    progress, _ = c.accept(progress, DOC, ctx(1))
+    with pytest.raises(Refusal) as refused:
+        c.read(progress, DOC, DOC.sha256, ctx(2))
+    assert refused.value.code == "CONVENTION_STEP_OUT_OF_ORDER"
+
+
+def test_every_step_after_signing_is_refused():
+    progress, otp = until_otp()
+    progress, _, _ = c.sign(progress, DOC, otp, ctx(3), POLICY)
+    for step in (
+        lambda: c.read(progress, DOC, DOC.sha256, ctx(4)),
+        lambda: c.accept(progress, DOC, ctx(4)),
+        lambda: c.issue_otp(progress, DOC, ctx(4), POLICY),
+        lambda: c.sign(progress, DOC, otp, ctx(4), POLICY),
+    ):
+        with pytest.raises(Refusal) as refused:
+            step()
+        assert refused.value.code == "CONVENTION_STEP_OUT_OF_ORDER"
+
+
+def test_a_wrong_code_is_refused_as_otp_invalid_and_counted():
+    progress, otp = until_otp()
+    wrong = f"{(int(otp) + 1) % 10**6:06d}"
+    after, record, refusal = c.sign(progress, DOC, wrong, ctx(3), POLICY)
+    assert record is None
+    assert refusal.code == "OTP_INVALID"
+    assert refusal.details["attempts_left"] == 2
+    assert after.step is c.ConventionStep.OTP_ISSUED and after.otp_failed_attempts == 1
+
+
+def test_the_code_is_burnt_after_too_many_wrong_attempts_even_the_right_one_then_fails():
+    progress, otp = until_otp()
+    wrong = f"{(int(otp) + 1) % 10**6:06d}"
+    for _ in range(POLICY.max_attempts):
+        progress, _, refusal = c.sign(progress, DOC, wrong, ctx(3), POLICY)
+    assert refusal.details["attempts_left"] == 0
+    with pytest.raises(Refusal) as refused:
+        c.sign(progress, DOC, otp, ctx(4), POLICY)
+    assert refused.value.code == "OTP_EXPIRED"
+
+
+def test_an_expired_code_is_refused_as_otp_expired():
+    progress, otp = until_otp()
+    with pytest.raises(Refusal) as refused:
+        c.sign(progress, DOC, otp, ctx(2 + 10), POLICY)
+    assert refused.value.code == "OTP_EXPIRED"
+
+
+def test_a_new_code_replaces_the_previous_one():
+    progress, first = until_otp()
+    progress, _, second = c.issue_otp(progress, DOC, ctx(3), POLICY)
+    if first != second:
+        _, _, refusal = c.sign(progress, DOC, first, ctx(4), POLICY)
+        assert refusal.code == "OTP_INVALID"
+    _, record, refusal = c.sign(progress, DOC, second, ctx(4), POLICY)
+    assert refusal is None and record.action == "sign"
+
+
+def test_a_new_convention_version_published_after_reading_must_be_read_again():
+    progress, _ = c.read(c.ConventionProgress(), DOC, DOC.sha256, ctx())
+    with pytest.raises(Refusal) as refused:
+        c.accept(progress, NEW_DOC, ctx(1))
+    assert refused.value.code == "CONVENTION_HASH_MISMATCH"

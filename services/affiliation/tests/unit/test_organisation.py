@@ -1,0 +1,91 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from affiliation.domain.errors import Refusal
+from affiliation.domain.organisation import (
+    Address,
+    AffiliateStatus,
+    Activity,
+    check_iban,
+    login_candidates,
+    masked_iban,
+    register_organisation,
+    reinstate,
+    suspend,
+)
+
+GOOD = dict(
+    name="Club Sportif d'Antony",
+    siret="732 829 320 00074",
+    activity="sport",
+    address=Address("1 rue du Stade", "92160", "Antony"),
+    contact_email="contact@club-antony.fr",
+    iban="FR76 3000 6000 0112 3456 7890 189",
+)
+
+
+def test_a_valid_organisation_is_registered_with_compact_siret_and_iban():
+    organisation = register_organisation(**GOOD)
+    assert organisation.siret == "73282932000074"
+    assert organisation.iban == "FR7630006000011234567890189"
+    assert organisation.activity is Activity.SPORT
+
+
+@pytest.mark.parametrize("siret", ["73282932000075", "1234", "ABCDEFGHIJKLMN", ""])
+def test_a_siret_with_a_wrong_check_digit_or_shape_is_refused_as_invalid_siret(siret):
+    with pytest.raises(Refusal) as refused:
+        register_organisation(**{**GOOD, "siret": siret})
+    assert refused.value.code == "INVALID_SIRET"
+    assert "SIRET" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "iban", ["FR7630006000011234567890188", "FR76", "XX7630006000011234567890189", "not an iban", ""]
+)
+def test_an_iban_with_a_wrong_checksum_or_shape_is_refused_as_invalid_iban(iban):
+    with pytest.raises(Refusal) as refused:
+        register_organisation(**{**GOOD, "iban": iban})
+    assert refused.value.code == "INVALID_IBAN"
+
+
+def test_an_unknown_activity_a_bad_email_and_a_bad_postcode_are_all_reported_in_details():
+    with pytest.raises(Refusal) as refused:
+        register_organisation(
+            **{**GOOD, "activity": "casino", "contact_email": "nobody", "address": Address("x", "9216", "Antony")}
+        )
+    assert refused.value.code == "VALIDATION_ERROR"
+    assert set(refused.value.details) == {"activity", "contact_email", "address.postcode"}
+
+
+def test_a_foreign_sepa_iban_is_accepted():
+    assert check_iban("DE89 3704 0044 0532 0130 00") == "DE89370400440532013000"
+
+
+def test_a_masked_iban_shows_only_the_country_and_the_last_four():
+    assert masked_iban("FR7630006000011234567890189") == "FR76*******************0189"
+
+
+@settings(max_examples=60)
+@given(name=st.text(max_size=80), siret=st.from_regex(r"\A[0-9]{14}\Z"))
+def test_a_login_is_lowercase_ascii_and_the_last_candidate_embeds_the_whole_siret(name, siret):
+    candidates = login_candidates(name, siret)
+    assert candidates[-1].endswith(siret)
+    for login in candidates:
+        assert login == login.lower() and login.isascii()
+        assert all(c.isalnum() or c == "-" for c in login)
+
+
+def test_a_login_reads_like_the_organisation_name():
+    assert login_candidates("Théâtre des Sources", "73282932000074")[0] == "theatre-des-sources-00074"
+
+
+def test_only_an_active_affiliate_can_be_suspended_and_only_a_suspended_one_reinstated():
+    assert suspend(AffiliateStatus.ACTIVE) is AffiliateStatus.SUSPENDED
+    assert reinstate(AffiliateStatus.SUSPENDED) is AffiliateStatus.ACTIVE
+    with pytest.raises(Refusal) as refused:
+        suspend(AffiliateStatus.INVITED)
+    assert refused.value.code == "AFFILIATE_NOT_ACTIVE"
+    with pytest.raises(Refusal) as refused:
+        reinstate(AffiliateStatus.ACTIVE)
+    assert refused.value.code == "AFFILIATE_NOT_SUSPENDED"
