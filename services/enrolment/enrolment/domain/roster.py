@@ -156,10 +156,11 @@ def parse_roster(data: bytes, levels: tuple[str, ...] = COLLEGE_LEVELS) -> Roste
         if isinstance(result, str):
             rejected.append(RejectedLine(number, result))
             continue
-        previous = first_line_of.get(result.key)
+        key = result.key
+        previous = first_line_of.get(key)
         if previous is not None:
             rejected.append(RejectedLine(number, f"élève déjà présent ligne {previous}"))
             continue
-        first_line_of[result.key] = number
+        first_line_of[key] = number
         entries.append(result)
     return Roster(tuple(entries), tuple(rejected), encoding, header_line, frozenset(first_line_of))

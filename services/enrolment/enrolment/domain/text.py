@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from datetime import date
 
 # Dashes and apostrophes people type or paste from word processors.
@@ -14,6 +15,7 @@ _FOLD_TABLE = str.maketrans(
 )
 
 
+@lru_cache(maxsize=65536)
 def fold_name(name: str) -> str:
     """A name as compared: no case, no accents, hyphens as spaces, single spaces.
 
@@ -26,6 +28,8 @@ def fold_name(name: str) -> str:
 
 
 def _strip_marks(text: str) -> str:
+    if text.isascii():
+        return text
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
