@@ -84,8 +84,8 @@ class ApplicationRejected(Content):
     guardian_first_name: str
     guardian_last_name: str
     student_first_name: str
-    student_last_name: str
     reason: str
+    student_last_name: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -259,21 +259,23 @@ def plan_broadcast(
 ) -> Broadcast:
     """A broadcast the staff asked for, checked: a one-line subject, a body, a time (now if absent
     or already past)."""
-    errors: dict[str, str] = {}
+    problems: dict[str, str] = {}
     try:
         chosen = Audience(audience)
     except ValueError:
-        errors["audience"] = "correspondents, families ou affiliates"
+        problems["audience"] = "correspondents, families ou affiliates"
     subject = subject.strip()
     if not subject or len(subject) > SUBJECT_MAX or any(c in subject for c in "\r\n"):
-        errors["subject"] = f"une ligne de 1 à {SUBJECT_MAX} caractères"
+        problems["subject"] = f"une ligne de 1 à {SUBJECT_MAX} caractères"
     if not body.strip() or len(body) > BODY_MAX:
-        errors["body"] = f"un texte de 1 à {BODY_MAX} caractères"
+        problems["body"] = f"un texte de 1 à {BODY_MAX} caractères"
     if send_at is not None and send_at.tzinfo is None:
-        errors["send_at"] = "une date et une heure avec leur fuseau"
-    if errors:
+        problems["send_at"] = "une date et une heure avec leur fuseau"
+    if problems:
         raise NotificationError(
-            "VALIDATION_FAILED", "Le message à diffuser est incomplet ou mal formé.", errors
+            "VALIDATION_ERROR",
+            "Certains champs sont manquants ou invalides : vérifiez la saisie.",
+            {"fields": [{"field": f, "problem": p} for f, p in problems.items()]},
         )
     when = now if send_at is None or send_at < now else send_at
     return Broadcast(audience=chosen, subject=subject, body=body.strip(), send_at=when)
@@ -313,7 +315,14 @@ class Refused:
         return 500 <= self.code <= 599
 
 
-AttemptOutcome = Accepted | Unreachable | Refused
+@dataclass(frozen=True)
+class Impossible:
+    """The message cannot be built and never will be (e.g. the wallet refuses the ticket sheet)."""
+
+    reason: str
+
+
+AttemptOutcome = Accepted | Unreachable | Refused | Impossible
 
 
 @dataclass(frozen=True)
@@ -376,6 +385,13 @@ class Delivery:
             raise IllegalTransition(f"no attempt in progress for a {self.state} message")
         if isinstance(outcome, Accepted):
             return replace(self, state=MessageState.SENT, sent_at=now, next_attempt_at=None)
+        if isinstance(outcome, Impossible):
+            return replace(
+                self,
+                state=MessageState.FAILED,
+                last_error=redact(outcome.reason),
+                next_attempt_at=None,
+            )
         if isinstance(outcome, Refused):
             reason = redact(f"{outcome.code} {outcome.reason}".strip())
             if outcome.permanent:

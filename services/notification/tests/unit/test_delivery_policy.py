@@ -8,6 +8,7 @@ from notification.domain import (
     Accepted,
     Delivery,
     IllegalTransition,
+    Impossible,
     MessageState,
     Refused,
     RetryPolicy,
@@ -60,6 +61,12 @@ def test_permanent_smtp_refusal_5xx_fails_with_the_reason():
     assert d.next_attempt_at is None
 
 
+def test_impossible_message_fails_at_once_with_the_reason():
+    d = attempt(Delivery(), Impossible("feuille de tickets refusée par le porte-monnaie (404)"))
+    assert d.state is MessageState.FAILED
+    assert "404" in d.last_error
+
+
 def test_temporary_trouble_becomes_failure_after_give_up_delay():
     d = Delivery().start(NOW).conclude(Unreachable("down"), NOW, POLICY)
     later = NOW + POLICY.give_up_after
@@ -104,6 +111,7 @@ outcomes = st.one_of(
     st.just(Accepted()),
     st.builds(Unreachable, st.text(max_size=20)),
     st.builds(Refused, st.integers(400, 599), st.text(max_size=20)),
+    st.builds(Impossible, st.text(max_size=20)),
 )
 
 

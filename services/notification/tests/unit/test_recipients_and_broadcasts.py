@@ -72,5 +72,6 @@ def test_broadcast_in_the_past_goes_now_and_in_the_future_waits():
 def test_broadcast_refuses_unknown_audience_and_multiline_subject_naming_the_fields():
     with pytest.raises(NotificationError) as refused:
         plan_broadcast("everyone", "Objet\r\nBcc: x@y.z", "", datetime(2027, 1, 1), NOW)
-    assert refused.value.code == "VALIDATION_FAILED"
-    assert set(refused.value.details) == {"audience", "subject", "body", "send_at"}
+    assert refused.value.code == "VALIDATION_ERROR"
+    fields = {f["field"] for f in refused.value.details["fields"]}
+    assert fields == {"audience", "subject", "body", "send_at"}
