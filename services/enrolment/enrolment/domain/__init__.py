@@ -22,6 +22,7 @@ from .errors import (
     EnrolmentClosed,
     LevelNotEligible,
     NotResident,
+    RosterTooLarge,
     UnknownApplication,
     UnknownCampaign,
     UnknownSchool,
@@ -30,6 +31,7 @@ from .errors import (
 )
 from .export import PendingRow, pending_csv
 from .figures import ApplicationFact, figures, percentile
+from .school import School
 from .roster import RejectedLine, Roster, RosterEntry, parse_roster
 from .text import COLLEGE_LEVELS, fold_name, french_date, normalise_level, parse_day
 
@@ -38,7 +40,7 @@ __all__ = [
     "ApplicationProgress", "ApplicationStatus", "BirthDateImplausible", "COLLEGE_LEVELS", "Campaign",
     "CampaignCalendar", "CampaignCalendarInvalid", "DomainError", "DuplicateApplication", "EnrolmentClosed",
     "Guardian", "LevelNotEligible", "NotResident", "PARIS", "PendingRow", "RejectedLine", "Roster",
-    "RosterEntry", "StatusChange", "Student", "StudentKey", "UnknownApplication", "UnknownCampaign",
+    "RosterEntry", "RosterTooLarge", "School", "StatusChange", "Student", "StudentKey", "UnknownApplication", "UnknownCampaign",
     "UnknownSchool", "ValidationFailed", "WalletAlreadyRecorded", "age_on", "figures", "fold_name",
     "french_date", "normalise_level", "paris_day", "parse_day", "parse_reason", "parse_roster",
     "pending_csv", "percentile",

@@ -62,7 +62,7 @@ class CampaignCalendar:
                 raise CampaignCalendarInvalid(
                     "Le calendrier de la campagne n'est pas dans l'ordre : ouverture des inscriptions, "
                     "fin des inscriptions, fin de validité des Pass, puis fin des remboursements aux affiliés.",
-                    {"fields": {later_name: f"doit être au plus tôt le {earlier.isoformat()} ({earlier_name})"}},
+                    {"fields": [{"field": later_name, "problem": f"doit être au plus tôt le {earlier.isoformat()} ({earlier_name})"}]},
                 )
 
     def enrolment_open_on(self, day: date) -> bool:

@@ -19,14 +19,15 @@ class DomainError(Exception):
 
 
 class ValidationFailed(DomainError):
-    """Malformed or out-of-range fields; details["fields"] maps each field path to its reason."""
+    """Malformed or out-of-range fields, each with its reason, in the shape the runtime gives
+    to request validation errors: details["fields"] = [{"field": "student.birth_date", "problem": ...}]."""
 
     code = "VALIDATION_ERROR"
 
     def __init__(self, fields: Mapping[str, str]) -> None:
         super().__init__(
-            "Certains champs sont absents ou mal remplis : merci de les corriger.",
-            {"fields": dict(fields)},
+            "Certains champs sont manquants ou invalides : vérifiez la saisie.",
+            {"fields": [{"field": name, "problem": problem} for name, problem in fields.items()]},
         )
         self.fields = dict(fields)
 
@@ -81,3 +82,7 @@ class ApplicationNotValidated(DomainError):
     """A wallet announced for an application that was never validated."""
 
     code = "APPLICATION_NOT_VALIDATED"
+
+
+class RosterTooLarge(DomainError):
+    code = "ROSTER_TOO_LARGE"
