@@ -95,18 +95,15 @@ def is_reimbursable(line: StatementLine, terms: CampaignTerms, now: datetime) ->
 def plan_batch(
     lines: list[StatementLine], terms: CampaignTerms, payees: dict[str, Payee], now: datetime
 ) -> BatchPlan:
-    """One transfer per organisation over every reimbursable line, or NOTHING_TO_REIMBURSE."""
+    """One transfer per organisation over every reimbursable line, or NOTHING_TO_REIMBURSE.
+
+    Lines of an organisation without a payee are left pending; the caller reports them.
+    """
     by_affiliate: dict[str, list[StatementLine]] = defaultdict(list)
     for line in lines:
-        if is_reimbursable(line, terms, now):
+        # a redemption by an organisation unknown here cannot be paid: no bank account to pay it to
+        if line.affiliate_id in payees and is_reimbursable(line, terms, now):
             by_affiliate[line.affiliate_id].append(line)
-    missing = sorted(a for a in by_affiliate if a not in payees)
-    if missing:
-        raise Refusal(
-            "UNKNOWN_AFFILIATE",
-            "Des tickets ont été encaissés par un organisme inconnu du service d'affiliation.",
-            {"affiliate_ids": missing},
-        )
     transfers = tuple(
         Transfer(
             payee=payees[affiliate_id],

@@ -63,6 +63,11 @@ def test_a_redemption_still_within_its_cancel_grace_period_waits_for_the_next_ba
     assert plan_batch(lines, late_terms, PAYEES, NOW).redemption_ids == ["r2"]
 
 
+def test_a_redemption_by_an_organisation_unknown_here_stays_pending_out_of_the_batch():
+    lines = [line(1, "a", 1000, datetime(2027, 1, 5, tzinfo=UTC)), line(2, "zz", 900, datetime(2027, 1, 5, tzinfo=UTC))]
+    assert plan_batch(lines, TERMS, PAYEES, NOW).redemption_ids == ["r1"]
+
+
 def test_a_batch_with_nothing_pending_is_refused():
     with pytest.raises(Refusal) as refused:
         plan_batch([line(1, "a", 1000, NOW, LineStatus.PAID)], TERMS, PAYEES, NOW)
