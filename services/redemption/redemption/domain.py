@@ -189,7 +189,7 @@ def code_malformed(reason: str) -> Refusal:
         CODE_MALFORMED,
         "Ce code n'est pas un code de ticket valable : un caractère a sans doute été mal saisi. "
         "Vérifiez le code imprimé sous le code-barre et saisissez-le de nouveau, ou scannez le ticket.",
-        {"fields": {"ticket_code": reason}},
+        {"fields": [{"field": "ticket_code", "problem": reason}]},
     )
 
 

@@ -84,7 +84,7 @@ def test_a_key_used_for_another_request_is_refused():
 def test_a_malformed_code_names_the_field():
     refusal = d.code_malformed("the check symbol does not match")
     assert refusal.code == "CODE_MALFORMED"
-    assert "ticket_code" in refusal.details["fields"]
+    assert refusal.details["fields"][0]["field"] == "ticket_code"
 
 
 def test_every_refusal_speaks_french_to_a_person():

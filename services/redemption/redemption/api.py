@@ -1,0 +1,88 @@
+"""HTTP routes for affiliate scanners (API.md, Redemption)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from carnet_runtime import Forbidden, Invalid
+from carnet_runtime.auth import Principal, require
+
+from .domain import PARIS, validity_end
+from .scanner import Scanner
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+
+
+class RedeemTicket(BaseModel):
+    ticket_code: str = Field(max_length=200, description="What the barcode holds or the person typed.")
+
+
+def affiliate_of(principal: Principal) -> str:
+    if not principal.affiliate_id:
+        raise Forbidden("FORBIDDEN", "Ce compte n'est rattaché à aucun organisme affilié.")
+    return principal.affiliate_id
+
+
+def _instant(text: str | None, field: str, *, end_of_day: bool) -> datetime | None:
+    """A bound of the list: a Europe/Paris calendar day (inclusive) or an ISO 8601 instant."""
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return validity_end(day) if end_of_day else datetime.combine(day, time.min, tzinfo=PARIS)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise Invalid(
+            "VALIDATION_ERROR",
+            "La période demandée est invalide : utilisez une date AAAA-MM-JJ ou une date et heure ISO 8601.",
+            details={"fields": [{"field": field, "problem": "not a date or an ISO 8601 date-time"}]},
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=PARIS)
+
+
+def router(scanner: Scanner) -> APIRouter:
+    routes = APIRouter(prefix="/v1", tags=["redemption"])
+    affiliate = require("affiliate")
+
+    @routes.post("/redemptions", status_code=201)
+    async def redeem(
+        body: RedeemTicket,
+        idempotency_key: Annotated[str, Header(min_length=1, max_length=MAX_IDEMPOTENCY_KEY_LENGTH)],
+        principal: Principal = affiliate,
+    ) -> JSONResponse:
+        """Spend a ticket. The same Idempotency-Key again returns the first answer."""
+        answered = await scanner.redeem(affiliate_of(principal), idempotency_key, body.ticket_code)
+        return JSONResponse(answered.body, status_code=answered.status_code)
+
+    @routes.get("/tickets/{ticket_code}")
+    async def check(ticket_code: str, principal: Principal = affiliate) -> dict[str, Any]:
+        """What redeeming would do now, without redeeming."""
+        return await scanner.check(affiliate_of(principal), ticket_code)
+
+    @routes.get("/redemptions")
+    async def redemptions(
+        principal: Principal = affiliate,
+        since: Annotated[str | None, Query(alias="from")] = None,
+        until: Annotated[str | None, Query(alias="to")] = None,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    ) -> dict[str, Any]:
+        """The affiliate's own redemptions, oldest first; `from`/`to` are Paris days (inclusive) or instants."""
+        return await scanner.redemptions(
+            affiliate_of(principal),
+            _instant(since, "from", end_of_day=False),
+            _instant(until, "to", end_of_day=True),
+            limit,
+        )
+
+    @routes.post("/redemptions/{redemption_id}/cancel")
+    async def cancel(redemption_id: str, principal: Principal = affiliate) -> dict[str, Any]:
+        """Undo a mistaken redemption within the campaign's grace period: the ticket is redeemable again."""
+        return await scanner.cancel(affiliate_of(principal), redemption_id)
+
+    return routes
