@@ -29,7 +29,7 @@ def create(settings: AffiliationSettings | None = None) -> Affiliation:
         description="Affiliated organisations, their accounts, the electronic convention, reimbursements.",
         migrations=MIGRATIONS,
     )
-    if settings.affiliate_signing_key is None:
+    if settings.signing_key is None:
         # local stack: the key pair is made on first start, its public half beside the others
         ensure_keypair(settings.keys_dir, "affiliation")
     app = Affiliation(

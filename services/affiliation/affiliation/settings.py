@@ -27,7 +27,7 @@ class AffiliationSettings(ServiceSettings):
     # the key shared with the notification service, which unseals tokens and codes to e-mail them
     seal_key: str = Field("carnet-local-seal-key", validation_alias=AliasChoices("CARNET_SEAL_KEY"))
     # the private key affiliate access tokens are signed with; the other services trust its .pub.pem
-    affiliate_signing_key: Path | None = None
+    signing_key: Path | None = None
     access_token_ttl_seconds: int = 3600
 
     activation_ttl_hours: float = 24 * 7
@@ -56,7 +56,7 @@ class AffiliationSettings(ServiceSettings):
 
     @property
     def affiliate_key_path(self) -> Path:
-        return self.affiliate_signing_key or (self.keys_dir / "affiliation.pem")
+        return self.signing_key or (self.keys_dir / "affiliation.pem")
 
     def activation_ttl(self) -> timedelta:
         return timedelta(hours=self.activation_ttl_hours)

@@ -1,0 +1,322 @@
+"""The affiliation service on the real stack: its own process, real PostgreSQL, real Kafka.
+
+Until the notification service e-mails them, the secrets (activation token, one-time code) are
+read the way the notification service reads them: by consuming the event and unsealing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import xmlschema
+
+from carnet_contracts import events
+from carnet_contracts.sealing import unseal
+from carnet_runtime.auth import TokenVerifier
+
+from affiliation.domain.sepa import PAIN_001_XSD
+
+pytestmark = pytest.mark.integration
+
+AFFILIATES = events.AffiliateInvited.topic.name
+REIMBURSEMENTS = events.ReimbursementBatchCreated.topic.name
+STRONG = "Tir-a-l'arc 92 Sceaux"
+SIRETS = ["73282932000074", "55208131766522", "35600000000048", "44306184100047"]
+IBANS = ["FR7630006000011234567890189", "DE89370400440532013000", "FR1420041010050500013M02606", "GB82WEST12345698765432"]
+
+
+@pytest.fixture(scope="module")
+def affiliation(stack):
+    service = stack.service(
+        "affiliation",
+        env={
+            "CARNET_AFFILIATION_ARGON2_MEMORY_KIB": "8192",
+            "CARNET_AFFILIATION_ARGON2_PARALLELISM": "1",
+            "CARNET_AFFILIATION_REMINDER_POLL_SECONDS": "1",
+        },
+    ).start(timeout=120)
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+async def http(affiliation):
+    async with httpx.AsyncClient(base_url=affiliation.url, timeout=30) as client:
+        yield client
+
+
+async def create_affiliate(http, stack, n: int, *, city: str = "Antony") -> dict:
+    answer = await http.post(
+        "/v1/affiliates",
+        headers=stack.auth("admin"),
+        json={
+            "name": f"Club {uuid.uuid4().hex[:6]}",
+            "siret": SIRETS[n],
+            "activity": "sport",
+            "address": {"line": "1 rue du Stade", "postcode": "92160", "city": city},
+            "contact_email": f"contact{n}@example.org",
+            "iban": IBANS[n],
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+async def unsealed(stack, event_type: str, affiliate_id: str, field: str) -> str:
+    message = await stack.wait_for_event(
+        AFFILIATES, lambda m: m["event_type"] == event_type and m["data"]["affiliate_id"] == affiliate_id
+    )
+    return unseal(message["data"][field], stack.secrets["CARNET_SEAL_KEY"])
+
+
+async def test_an_invited_organisation_activates_logs_in_signs_the_convention_and_becomes_active(
+    http, stack, affiliation
+):
+    created = await create_affiliate(http, stack, 0)
+    affiliate_id = created["affiliate_id"]
+    assert created["status"] == "invited" and created["login"].endswith("-00074")
+
+    same_siret = await http.post(
+        "/v1/affiliates",
+        headers=stack.auth("admin"),
+        json={"name": "Autre", "siret": SIRETS[0], "activity": "culture",
+              "address": {"line": "x", "postcode": "92000", "city": "Nanterre"},
+              "contact_email": "a@example.org", "iban": IBANS[1]},
+    )
+    assert same_siret.status_code == 409 and same_siret.json()["error"]["code"] == "DUPLICATE_SIRET"
+
+    token = await unsealed(stack, "AffiliateInvited", affiliate_id, "sealed_activation_token")
+
+    weak = await http.post(f"/v1/affiliates/{affiliate_id}/activation", json={"token": token, "password": "court"})
+    assert weak.status_code == 422 and weak.json()["error"]["code"] == "WEAK_PASSWORD"
+    activated = await http.post(f"/v1/affiliates/{affiliate_id}/activation", json={"token": token, "password": STRONG})
+    assert activated.status_code == 200, activated.text
+    assert activated.json()["status"] == "convention_pending"
+    reused = await http.post(f"/v1/affiliates/{affiliate_id}/activation", json={"token": token, "password": STRONG})
+    assert reused.status_code == 422 and reused.json()["error"]["code"] == "ACTIVATION_TOKEN_INVALID"
+
+    wrong = await http.post("/v1/auth/token", json={"login": created["login"], "password": STRONG + "x"})
+    assert wrong.status_code == 401
+    login = await http.post("/v1/auth/token", json={"login": created["login"], "password": STRONG})
+    assert login.status_code == 200, login.text
+    assert login.json()["token_type"] == "bearer"
+    access_token = login.json()["access_token"]
+    principal = TokenVerifier(stack.keys_dir).verify(access_token)  # what every other service does
+    assert (principal.role, principal.affiliate_id) == ("affiliate", affiliate_id)
+    me = {"Authorization": f"Bearer {access_token}", "X-Forwarded-For": "203.0.113.7"}
+
+    convention = (await http.get(f"/v1/affiliates/{affiliate_id}/convention", headers=me)).json()
+    assert convention["next_step"] == "read"
+    early = await http.post(f"/v1/affiliates/{affiliate_id}/convention/accept", headers=me)
+    assert early.status_code == 409 and early.json()["error"]["code"] == "CONVENTION_STEP_OUT_OF_ORDER"
+    bad_hash = await http.post(f"/v1/affiliates/{affiliate_id}/convention/read", headers=me, json={"sha256": "0" * 64})
+    assert bad_hash.status_code == 422 and bad_hash.json()["error"]["code"] == "CONVENTION_HASH_MISMATCH"
+    read = await http.post(
+        f"/v1/affiliates/{affiliate_id}/convention/read", headers=me, json={"sha256": convention["sha256"]}
+    )
+    assert read.status_code == 200, read.text
+    assert (await http.post(f"/v1/affiliates/{affiliate_id}/convention/accept", headers=me)).status_code == 200
+    sent = await http.post(f"/v1/affiliates/{affiliate_id}/convention/otp", headers=me)
+    assert sent.status_code == 202, sent.text
+    otp = await unsealed(stack, "ConventionOtpIssued", affiliate_id, "sealed_otp")
+    assert len(otp) == 6 and otp.isdigit()
+
+    wrong_code = f"{(int(otp) + 1) % 10**6:06d}"
+    refused = await http.post(f"/v1/affiliates/{affiliate_id}/convention/sign", headers=me, json={"otp": wrong_code})
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "OTP_INVALID"
+    signed = await http.post(f"/v1/affiliates/{affiliate_id}/convention/sign", headers=me, json={"otp": otp})
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["status"] == "active"
+
+    activated_event = await stack.wait_for_event(
+        AFFILIATES, lambda m: m["event_type"] == "AffiliateActivated" and m["data"]["affiliate_id"] == affiliate_id
+    )
+    assert activated_event["data"]["city"] == "Antony"
+
+    trail = await http.get(f"/v1/affiliates/{affiliate_id}/audit-trail", headers=stack.auth("admin"))
+    items = trail.json()["items"]
+    assert [i["action"] for i in items] == ["read", "accept", "otp", "sign"]
+    assert all(i["document_sha256"] == convention["sha256"] and i["client_address"] == "203.0.113.7" for i in items)
+    assert all(i["account"] == created["login"] for i in items)
+
+    directory = await http.get("/v1/affiliates", params={"city": "antony", "activity": "sport"}, headers=stack.auth("family"))
+    assert affiliate_id in [a["affiliate_id"] for a in directory.json()["items"]]
+
+    # no secret in clear on Kafka nor in the service's log
+    raw = await stack.events(AFFILIATES, raw=True, timeout=3)
+    assert not any(token.encode() in r.value or otp.encode() in r.value for r in raw)
+    log_text = affiliation.log_file.read_text(errors="replace")
+    assert token not in log_text and STRONG not in log_text and "contact0@example.org" not in log_text
+
+    # at the opening of a campaign every active organisation is reminded of its login
+    today = datetime.now(ZoneInfo("Europe/Paris")).date()
+    campaign_id = f"reminder-{uuid.uuid4().hex[:6]}"
+    await stack.publish(campaign(campaign_id, opens=today, valid_until=today + timedelta(days=30)))
+    reminder = await stack.wait_for_event(
+        AFFILIATES,
+        lambda m: m["event_type"] == "AffiliateLoginReminded"
+        and m["data"]["affiliate_id"] == affiliate_id
+        and m["data"]["campaign_id"] == campaign_id,
+    )
+    assert reminder["data"]["login"] == created["login"]
+    assert STRONG not in str(reminder)
+
+
+async def test_repeated_wrong_passwords_lock_the_account_even_against_the_right_password(http, stack):
+    created = await create_affiliate(http, stack, 1)
+    token = await unsealed(stack, "AffiliateInvited", created["affiliate_id"], "sealed_activation_token")
+    activated = await http.post(
+        f"/v1/affiliates/{created['affiliate_id']}/activation", json={"token": token, "password": STRONG}
+    )
+    assert activated.status_code == 200
+    for _ in range(5):
+        answer = await http.post("/v1/auth/token", json={"login": created["login"], "password": "Mauvais-92-mdp"})
+        assert answer.status_code == 401
+    locked = await http.post("/v1/auth/token", json={"login": created["login"], "password": STRONG})
+    assert locked.status_code == 429
+    assert locked.json()["error"]["code"] == "ACCOUNT_LOCKED"
+    assert int(locked.headers["Retry-After"]) > 0
+
+
+def campaign(campaign_id: str, *, opens: date, valid_until: date, deadline: date | None = None) -> events.CampaignPublished:
+    return events.CampaignPublished(
+        campaign_id=campaign_id,
+        label=campaign_id,
+        enrolment_opens=opens,
+        enrolment_closes=opens + timedelta(days=30),
+        pass_valid_until=valid_until,
+        reimbursement_deadline=deadline or valid_until + timedelta(days=30),
+        allowance_cents=7000,
+        tickets_per_pass=7,
+        ticket_min_cents=500,
+        ticket_max_cents=7000,
+        eligible_postcode_prefixes=["92"],
+        eligible_levels=["6e", "5e", "4e", "3e"],
+        redemption_cancel_grace_minutes=30,
+    )
+
+
+def redeemed(campaign_id: str, affiliate_id: str, cents: int, at: datetime) -> events.TicketRedeemed:
+    return events.TicketRedeemed(
+        redemption_id=str(uuid.uuid4()),
+        ticket_id=str(uuid.uuid4()),
+        wallet_id=str(uuid.uuid4()),
+        campaign_id=campaign_id,
+        affiliate_id=affiliate_id,
+        amount_cents=cents,
+        code_suffix="AB7K",
+        redeemed_at=at,
+    )
+
+
+async def wait_statement(http, stack, affiliate_id: str, campaign_id: str, count: int) -> dict:
+    for _ in range(150):
+        answer = await http.get(
+            f"/v1/affiliates/{affiliate_id}/statement",
+            params={"campaign_id": campaign_id},
+            headers=stack.auth("admin"),
+        )
+        if answer.status_code == 200 and len(answer.json()["redemptions"]) >= count:
+            return answer.json()
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"statement never reached {count} lines")
+
+
+async def test_a_reimbursement_batch_pays_each_organisation_its_redemptions_up_to_the_deadline_in_a_valid_sepa_file(
+    http, stack
+):
+    campaign_id = f"c-{uuid.uuid4().hex[:8]}"
+    await stack.publish(
+        campaign(campaign_id, opens=date(2025, 6, 1), valid_until=date(2026, 3, 31), deadline=date(2026, 4, 30))
+    )
+    club = await create_affiliate(http, stack, 2, city="Sceaux")
+    theatre = await create_affiliate(http, stack, 3, city="Clamart")
+    a, b = club["affiliate_id"], theatre["affiliate_id"]
+    paris = ZoneInfo("Europe/Paris")
+    in_time = [
+        redeemed(campaign_id, a, 1000, datetime(2026, 1, 10, 15, 0, tzinfo=UTC)),
+        redeemed(campaign_id, a, 2550, datetime(2026, 4, 30, 23, 30, tzinfo=paris)),  # the deadline's last hour
+        redeemed(campaign_id, b, 7000, datetime(2026, 3, 1, 10, 0, tzinfo=UTC)),
+    ]
+    late = redeemed(campaign_id, b, 500, datetime(2026, 5, 1, 0, 30, tzinfo=paris))
+    cancelled = redeemed(campaign_id, a, 900, datetime(2026, 2, 1, tzinfo=UTC))
+    for event in [*in_time, late, cancelled]:
+        await stack.publish(event, producer="redemption")
+    await stack.publish(
+        events.RedemptionCancelled(
+            redemption_id=cancelled.redemption_id, ticket_id=cancelled.ticket_id, wallet_id=cancelled.wallet_id,
+            campaign_id=campaign_id, affiliate_id=a, amount_cents=900, cancelled_at=datetime(2026, 2, 1, 0, 5, tzinfo=UTC),
+        ),
+        producer="redemption",
+    )
+    await stack.publish(
+        events.TicketCredited(
+            ticket_id="t-assigned", wallet_id="w1", campaign_id=campaign_id, position=1, code_hash="h" * 64,
+            code_suffix="XY9Z", amount_cents=1500, affiliate_id=a, valid_until=date(2026, 3, 31),
+            credited_at=datetime(2025, 10, 1, tzinfo=UTC),
+        ),
+        producer="wallet",
+    )
+    await wait_statement(http, stack, b, campaign_id, 2)
+    statement_a = await wait_statement(http, stack, a, campaign_id, 3)
+    for _ in range(50):  # the cancellation follows the redemption on the same partition
+        if any(r["status"] == "cancelled" for r in statement_a["redemptions"]):
+            break
+        await asyncio.sleep(0.2)
+        statement_a = await wait_statement(http, stack, a, campaign_id, 3)
+    assert statement_a["pending_cents"] == 3550
+
+    batch = await http.post("/v1/reimbursement-batches", headers=stack.auth("admin"), json={"campaign_id": campaign_id})
+    assert batch.status_code == 201, batch.text
+    body = batch.json()
+    assert (body["total_cents"], body["count"]) == (10550, 3)
+    assert sorted((t["affiliate_id"], t["amount_cents"]) for t in body["transfers"]) == sorted([(a, 3550), (b, 7000)])
+
+    sepa = await http.get(f"/v1/reimbursement-batches/{body['batch_id']}/sepa.xml", headers=stack.auth("admin"))
+    assert sepa.status_code == 200
+    schema = xmlschema.XMLSchema(str(PAIN_001_XSD))
+    schema.validate(sepa.text)
+    document = schema.to_dict(sepa.text)["CstmrCdtTrfInitn"]
+    assert Decimal(str(document["GrpHdr"]["CtrlSum"])) == Decimal("105.50")
+    paid_to = {
+        tx["CdtrAcct"]["Id"]["IBAN"]: Decimal(str(tx["Amt"]["InstdAmt"]["$"]))
+        for info in document["PmtInf"]
+        for tx in info["CdtTrfTxInf"]
+    }
+    assert paid_to == {IBANS[2]: Decimal("35.50"), IBANS[3]: Decimal("70.00")}
+
+    csv_file = await http.get(f"/v1/reimbursement-batches/{body['batch_id']}/transfers.csv", headers=stack.auth("admin"))
+    assert csv_file.status_code == 200 and len(csv_file.text.splitlines()) == 3
+
+    created_event = await stack.wait_for_event(
+        REIMBURSEMENTS, lambda m: m["event_type"] == "ReimbursementBatchCreated" and m["data"]["batch_id"] == body["batch_id"]
+    )
+    assert sorted(created_event["data"]["redemption_ids"]) == sorted(r.redemption_id for r in in_time)
+    assert late.redemption_id not in created_event["data"]["redemption_ids"]
+
+    again = await http.post("/v1/reimbursement-batches", headers=stack.auth("admin"), json={"campaign_id": campaign_id})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "NOTHING_TO_REIMBURSE"
+
+    paid = await http.post(f"/v1/reimbursement-batches/{body['batch_id']}/paid", headers=stack.auth("admin"))
+    assert paid.status_code == 200 and paid.json()["status"] == "paid"
+    twice = await http.post(f"/v1/reimbursement-batches/{body['batch_id']}/paid", headers=stack.auth("admin"))
+    assert twice.status_code == 409 and twice.json()["error"]["code"] == "BATCH_ALREADY_PAID"
+    paid_event = await stack.wait_for_event(
+        REIMBURSEMENTS, lambda m: m["event_type"] == "ReimbursementBatchPaid" and m["data"]["batch_id"] == body["batch_id"]
+    )
+    assert paid_event["data"]["total_cents"] == 10550
+
+    statement_b = await wait_statement(http, stack, b, campaign_id, 2)
+    assert (statement_b["reimbursed_cents"], statement_b["pending_cents"]) == (7000, 500)
+
+    club_token = stack.token("affiliate", affiliate_id=a)
+    assigned = await http.get(f"/v1/affiliates/{a}/assigned-tickets", headers={"Authorization": f"Bearer {club_token}"})
+    assert [t["ticket_id"] for t in assigned.json()["items"]] == ["t-assigned"]
+    other = await http.get(f"/v1/affiliates/{b}/statement", headers={"Authorization": f"Bearer {club_token}"})
+    assert other.status_code == 404
