@@ -1,0 +1,70 @@
+"""Every refusal of an application over HTTP: its code, its status, and that it changes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from enrolment.domain import PARIS
+
+pytestmark = pytest.mark.integration
+
+
+async def test_each_refusal_has_its_code_and_changes_nothing(world, http):
+    first = await http.post("/v1/applications", headers=world.family, json=world.application())
+    assert first.status_code == 201, first.text
+
+    closed_id = f"{world.campaign_id}-closed"
+    today = datetime.now(UTC).astimezone(PARIS).date()
+    r = await http.put(f"/v1/campaigns/{closed_id}", headers=world.admin, json={
+        "label": "Pass fermé", "enrolment_opens": (today - timedelta(days=60)).isoformat(),
+        "enrolment_closes": (today - timedelta(days=1)).isoformat(),
+        "pass_valid_until": (today + timedelta(days=100)).isoformat(),
+        "reimbursement_deadline": (today + timedelta(days=130)).isoformat()})
+    assert r.status_code == 200
+
+    def app(**changes):
+        body = world.application(first_name="Hugo")
+        for section, values in changes.items():
+            body[section] = {**body[section], **values} if isinstance(values, dict) else values
+        return body
+
+    cases = [
+        (app(address={"postcode": "75015"}), 422, "NOT_RESIDENT"),
+        (app(campaign_id=closed_id), 409, "ENROLMENT_CLOSED"),
+        (app(student={"level": "2nde"}), 422, "LEVEL_NOT_ELIGIBLE"),
+        (app(student={"birth_date": "2021-01-01"}), 422, "BIRTH_DATE_IMPLAUSIBLE"),
+        (app(campaign_id="no-such-campaign"), 404, "UNKNOWN_CAMPAIGN"),
+        (app(school_id="no-such-school"), 404, "UNKNOWN_SCHOOL"),
+        (app(student={"birth_date": "14/03/2003"}, guardian={"email": "nope"}), 422, "VALIDATION_ERROR"),
+        (world.application(last_name="  LEFEVRE ", first_name="anais"), 409, "DUPLICATE_APPLICATION"),
+    ]
+    for body, status, code in cases:
+        r = await http.post("/v1/applications", headers=world.family, json=body)
+        assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
+        assert r.json()["error"]["message"]
+    invalid = await http.post("/v1/applications", headers=world.family, json=cases[6][0])
+    fields = {f["field"] for f in invalid.json()["error"]["details"]["fields"]}
+    assert fields == {"student.birth_date", "guardian.email"}
+
+    assert (await http.post("/v1/applications", json=world.application())).status_code == 401
+    assert (await http.post("/v1/applications", headers=world.correspondent_a, json=world.application())).status_code == 403
+
+    mine = (await http.get("/v1/applications", headers=world.family)).json()
+    assert [a["application_id"] for a in mine] == [first.json()["application_id"]]
+    stats = (await http.get(f"/v1/stats?campaign_id={world.campaign_id}", headers=world.admin)).json()
+    assert stats["total"] == 1
+
+
+async def test_campaign_settings_are_checked_and_shown(world, http):
+    r = await http.put(f"/v1/campaigns/{world.campaign_id}-bad", headers=world.admin,
+                       json={"label": "x", "enrolment_opens": "2026-06-01", "enrolment_closes": "2026-05-01",
+                             "pass_valid_until": "2027-03-31", "reimbursement_deadline": "2027-04-30"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "CAMPAIGN_CALENDAR_INVALID"
+    r = await http.get(f"/v1/campaigns/{world.campaign_id}", headers=world.family)
+    assert r.status_code == 200
+    assert r.json()["eligible_levels"] == ["6e", "5e", "4e", "3e"]
+    assert r.json()["redemption_cancel_grace_minutes"] == 20
+    assert (await http.get("/v1/campaigns/nope", headers=world.family)).json()["error"]["code"] == "UNKNOWN_CAMPAIGN"
+    assert (await http.put(f"/v1/campaigns/{world.campaign_id}", headers=world.family, json={})).status_code == 403
