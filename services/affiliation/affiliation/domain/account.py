@@ -12,7 +12,7 @@ from enum import StrEnum
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from .errors import Refusal
+from .errors import Refusal, field_problems
 
 
 class TokenPurpose(StrEnum):
@@ -124,7 +124,7 @@ def check_password_strength(password: str, login: str) -> None:
             f"Le mot de passe est trop faible : au moins {PASSWORD_MIN_LENGTH} caractères, "
             "dont trois sortes parmi minuscules, majuscules, chiffres et symboles, "
             "sans votre identifiant ni un mot courant.",
-            {"password": problems},
+            field_problems({"password": ", ".join(problems)}) | {"problems": problems},
         )
 
 

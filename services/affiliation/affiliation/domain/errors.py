@@ -16,3 +16,8 @@ class Refusal(Exception):
 
     def __repr__(self) -> str:  # never the message: it may quote what a person typed
         return f"Refusal({self.code})"
+
+
+def field_problems(problems: dict[str, str]) -> dict[str, Any]:
+    """Details in the shape every Carnet service uses for input errors: the offending fields."""
+    return {"fields": [{"field": field, "problem": problem} for field, problem in problems.items()]}

@@ -12,7 +12,7 @@ from schwifty.exceptions import SchwiftyException
 from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.fr import siret as stdnum_siret
 
-from .errors import Refusal
+from .errors import Refusal, field_problems
 
 
 class Activity(StrEnum):
@@ -45,7 +45,7 @@ def check_siret(text: str) -> str:
         raise Refusal(
             "INVALID_SIRET",
             "Le numéro SIRET de l'organisme n'est pas valide : vérifiez les 14 chiffres.",
-            {"siret": "invalid"},
+            field_problems({"siret": "invalid"}),
         ) from None
 
 
@@ -57,7 +57,7 @@ def check_iban(text: str) -> str:
         raise Refusal(
             "INVALID_IBAN",
             "L'IBAN de l'organisme n'est pas valide : vérifiez le relevé d'identité bancaire.",
-            {"iban": "invalid"},
+            field_problems({"iban": "invalid"}),
         ) from None
 
 
@@ -119,7 +119,7 @@ def register_organisation(
         raise Refusal(
             "VALIDATION_ERROR",
             "Certaines informations de l'organisme sont manquantes ou incorrectes.",
-            problems,
+            field_problems(problems),
         )
     return Organisation(
         name=" ".join(name.split()),

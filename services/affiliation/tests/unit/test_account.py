@@ -86,7 +86,8 @@ def test_a_weak_password_is_refused_with_the_reason(password, problem):
     with pytest.raises(Refusal) as refused:
         check_password_strength(password, "club-antony-00074")
     assert refused.value.code == "WEAK_PASSWORD"
-    assert problem in refused.value.details["password"]
+    assert problem in refused.value.details["problems"]
+    assert refused.value.details["fields"][0]["field"] == "password"
 
 
 def test_a_long_mixed_password_is_strong_enough():

@@ -37,6 +37,7 @@ def test_a_siret_with_a_wrong_check_digit_or_shape_is_refused_as_invalid_siret(s
     with pytest.raises(Refusal) as refused:
         register_organisation(**{**GOOD, "siret": siret})
     assert refused.value.code == "INVALID_SIRET"
+    assert refused.value.details == {"fields": [{"field": "siret", "problem": "invalid"}]}
     assert "SIRET" in refused.value.message
 
 
@@ -55,7 +56,7 @@ def test_an_unknown_activity_a_bad_email_and_a_bad_postcode_are_all_reported_in_
             **{**GOOD, "activity": "casino", "contact_email": "nobody", "address": Address("x", "9216", "Antony")}
         )
     assert refused.value.code == "VALIDATION_ERROR"
-    assert set(refused.value.details) == {"activity", "contact_email", "address.postcode"}
+    assert {f["field"] for f in refused.value.details["fields"]} == {"activity", "contact_email", "address.postcode"}
 
 
 def test_a_foreign_sepa_iban_is_accepted():
