@@ -1,0 +1,102 @@
+"""Where the local stack lives and which ports it uses; every value can be overridden by environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVICES = ("enrolment", "wallet", "redemption", "affiliation", "notification")
+SERVICE_PORTS = {"enrolment": 8001, "wallet": 8002, "redemption": 8003, "affiliation": 8004, "notification": 8005}
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _port(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    home: Path
+    kafka_port: int
+    kafka_controller_port: int
+    postgres_port: int
+    smtp_port: int
+    external_database_url: str | None
+
+    @classmethod
+    def from_env(cls) -> StackConfig:
+        return cls(
+            home=Path(os.environ.get("CARNET_HOME", ".carnet")).resolve(),
+            kafka_port=_port("CARNET_KAFKA_PORT", 9092),
+            kafka_controller_port=_port("CARNET_KAFKA_CONTROLLER_PORT", 9093),
+            postgres_port=_port("CARNET_POSTGRES_PORT", 55432),
+            smtp_port=_port("CARNET_SMTP_PORT", 2525),
+            external_database_url=os.environ.get("CARNET_DATABASE_URL"),
+        )
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.home / "mail"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+
+def shared_secrets(home: Path) -> dict[str, str]:
+    """Secrets shared by two services (ticket-code hash key, sealing key), generated once per home."""
+    path = home / "secrets.env"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            f"CARNET_TICKET_CODE_HASH_KEY={secrets.token_hex(32)}\nCARNET_SEAL_KEY={secrets.token_hex(32)}\n"
+        )
+        path.chmod(0o600)
+    values = {}
+    for line in path.read_text().splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
+
+
+def ensure_keys(keys_dir: Path) -> None:
+    """The local signers: the gateways (`carnet token`), the affiliation service, the services."""
+    from carnet_runtime.auth import ensure_keypair
+
+    for name in ("gateway", "affiliation", "services"):
+        ensure_keypair(keys_dir, name)
+
+
+def service_environment(name: str, *, home: Path, database_url: str, kafka_bootstrap: str, keys_dir: Path,
+                        smtp_port: int, http_port: int | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a service process gets from the local stack or a test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARNET_")}
+    env.update(shared_secrets(home))
+    env.update(
+        {
+            "CARNET_HOME": str(home),
+            "CARNET_DATABASE_URL": database_url,
+            "CARNET_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "CARNET_JWT_KEYS_DIR": str(keys_dir),
+            "CARNET_SERVICE_SIGNING_KEY": str(keys_dir / "services.pem"),
+            "CARNET_AFFILIATION_SIGNING_KEY": str(keys_dir / "affiliation.pem"),
+            "CARNET_SMTP_HOST": "127.0.0.1",
+            "CARNET_SMTP_PORT": str(smtp_port),
+            "CARNET_WALLET_URL": f"http://127.0.0.1:{SERVICE_PORTS['wallet']}",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env[f"CARNET_{name.upper()}_HTTP_PORT"] = str(http_port or SERVICE_PORTS.get(name, 0))
+    env.update(extra or {})
+    return env

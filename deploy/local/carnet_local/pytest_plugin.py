@@ -1,0 +1,46 @@
+"""Fixtures for tests that cross Kafka or PostgreSQL: the real ones, started once per test session
+and only if a test asks for them (unit tests start nothing)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .smtp import start_capture
+from .processes import free_port
+from .testing import TestStack, start_test_stack
+
+
+@pytest.fixture(scope="session")
+def stack() -> TestStack:
+    """The session's PostgreSQL server and Kafka broker (topics of the contracts created)."""
+    test_stack = start_test_stack()
+    yield test_stack
+    test_stack.stop()
+
+
+@pytest.fixture
+async def database_url(stack: TestStack) -> str:
+    """A fresh database for this test alone."""
+    return await stack.create_database()
+
+
+class MailCapture:
+    def __init__(self, directory, port):
+        self.directory = directory
+        self.port = port
+
+    def messages(self):
+        import email
+        from email import policy
+
+        return [email.message_from_bytes(p.read_bytes(), policy=policy.default)
+                for p in sorted(self.directory.glob("*.eml"))]
+
+
+@pytest.fixture
+def smtp_capture(tmp_path) -> MailCapture:
+    """A real SMTP server (aiosmtpd) on a free loopback port writing each e-mail as an .eml file."""
+    port = free_port()
+    controller = start_capture(tmp_path / "mail", port)
+    yield MailCapture(tmp_path / "mail", port)
+    controller.stop()

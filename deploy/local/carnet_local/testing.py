@@ -1,0 +1,252 @@
+"""What tests use to run against the real stack: a private PostgreSQL and Kafka on free ports,
+service processes they can start, kill and restart, tokens, and a tap on Kafka topics."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from carnet_contracts.envelope import Envelope, Event
+
+from .config import SERVICE_PORTS, ensure_keys, service_environment, shared_secrets
+from .kafka import KafkaNode, create_topics
+from .postgres import PostgresCluster, create_database
+from .processes import StackError, free_port, stop_pid
+
+_db_counter = itertools.count(1)
+
+
+@dataclass
+class ServiceProcess:
+    """A service run as its own process (`python -m <module>`), as in production."""
+
+    name: str
+    module: str
+    env: dict[str, str]
+    port: int
+    log_file: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, wait: bool = True, timeout: float = 60.0) -> ServiceProcess:
+        with open(self.log_file, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module], env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        if wait:
+            self.wait_ready(timeout=timeout)
+        return self
+
+    def wait_ready(self, *, timeout: float = 60.0, path: str = "/health/ready") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise StackError(f"{self.name} exited with {self.process.returncode}: {self.tail()}")
+            try:
+                if httpx.get(self.url + path, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise StackError(f"{self.name} not ready within {timeout:.0f} s: {self.tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing flushed."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_pid(self.process.pid, timeout=10)
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def restart(self, *, timeout: float = 60.0) -> ServiceProcess:
+        self.stop()
+        return self.start(timeout=timeout)
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class TestStack:
+    """PostgreSQL and Kafka for one test session, with what tests need around them."""
+
+    home: Path
+    postgres: PostgresCluster | None
+    kafka: KafkaNode | None
+    server_database_url: str
+    kafka_bootstrap: str
+    services: list[ServiceProcess] = field(default_factory=list)
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        return shared_secrets(self.home)
+
+    # --- databases -------------------------------------------------------------------------
+
+    async def create_database(self, prefix: str = "test") -> str:
+        """A new database only this test uses; returns its URL."""
+        name = f"{prefix}_{os.getpid()}_{next(_db_counter)}_{uuid.uuid4().hex[:6]}"
+        return await create_database(self.server_database_url, name)
+
+    # --- tokens ------------------------------------------------------------------------------
+
+    def token(self, role: str, *, sub: str | None = None, school_id: str | None = None,
+              affiliate_id: str | None = None, signer: str = "gateway", ttl_seconds: int = 3600) -> str:
+        from carnet_runtime.auth import TokenSigner
+
+        signer_name = "affiliation" if role == "affiliate" and signer == "gateway" else signer
+        signer_name = "services" if role == "service" else signer_name
+        return TokenSigner(self.keys_dir / f"{signer_name}.pem").sign(
+            sub=sub or f"{role}-{uuid.uuid4().hex[:8]}", role=role, school_id=school_id,
+            affiliate_id=affiliate_id, ttl_seconds=ttl_seconds,
+        )
+
+    def auth(self, role: str, **claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, **claims)}"}
+
+    # --- services ----------------------------------------------------------------------------
+
+    def service(self, name: str, *, module: str | None = None, database_url: str | None = None,
+                env: dict[str, str] | None = None, port: int | None = None, smtp_port: int = 1) -> ServiceProcess:
+        """A service process (not started) on its own free port and, unless given, its own new database."""
+        port = port or free_port()
+        dsn = database_url or asyncio.run(self.create_database(name))
+        environment = service_environment(
+            name, home=self.home, database_url=self.server_database_url, kafka_bootstrap=self.kafka_bootstrap,
+            keys_dir=self.keys_dir, smtp_port=smtp_port, http_port=port, extra=env,
+        )
+        environment[f"CARNET_{name.upper()}_DATABASE_URL"] = dsn
+        log_file = self.home / "logs" / f"{name}-{port}.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        process = ServiceProcess(name=name, module=module or name, env=environment, port=port, log_file=log_file)
+        self.services.append(process)
+        return process
+
+    # --- Kafka -------------------------------------------------------------------------------
+
+    async def publish(self, event: Event, *, producer: str = "test", campaign_id: str | None = None,
+                      event_id: uuid.UUID | None = None, raw: bytes | None = None) -> Envelope:
+        """Publish an event (or raw bytes on the event's topic) as another service would."""
+        from aiokafka import AIOKafkaProducer
+
+        envelope = Envelope.wrap(event, producer=producer, campaign_id=campaign_id, event_id=event_id)
+        producer_client = AIOKafkaProducer(bootstrap_servers=self.kafka_bootstrap, enable_idempotence=True)
+        await producer_client.start()
+        try:
+            await producer_client.send_and_wait(
+                event.topic.name, raw if raw is not None else envelope.model_dump_json().encode(),
+                key=event.key().encode(),
+            )
+        finally:
+            await producer_client.stop()
+        return envelope
+
+    async def events(self, topic: str, *, until: Callable[[list[dict]], bool] | None = None,
+                     timeout: float = 30.0, raw: bool = False) -> list[Any]:
+        """Every message on `topic` from the beginning until `until(messages)` holds or `timeout` passes.
+
+        Messages are decoded envelopes (dicts) unless `raw`, where they are aiokafka records.
+        """
+        from aiokafka import AIOKafkaConsumer
+
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=self.kafka_bootstrap, group_id=None, auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        found: list[Any] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=500)
+                for records in batches.values():
+                    for record in records:
+                        if raw:
+                            found.append(record)
+                        else:
+                            try:
+                                found.append(json.loads(record.value))
+                            except ValueError:
+                                continue
+                if until is not None and until(found):
+                    break
+        finally:
+            await consumer.stop()
+        return found
+
+    async def wait_for_event(self, topic: str, predicate: Callable[[dict], bool], *, timeout: float = 30.0) -> dict:
+        found = await self.events(topic, until=lambda msgs: any(predicate(m) for m in msgs), timeout=timeout)
+        for message in found:
+            if predicate(message):
+                return message
+        raise AssertionError(f"no matching event on {topic} within {timeout} s ({len(found)} seen)")
+
+    def stop(self) -> None:
+        for service in self.services:
+            try:
+                service.stop()
+            except Exception:
+                pass
+        if self.kafka is not None:
+            self.kafka.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+
+def start_test_stack() -> TestStack:
+    """PostgreSQL and Kafka on free ports in a fresh folder, or the ones named by
+    CARNET_TEST_DATABASE_URL / CARNET_TEST_KAFKA_BOOTSTRAP (tests still create their own databases)."""
+    home = Path(tempfile.mkdtemp(prefix="carnet-test-"))
+    ensure_keys(home / "keys")
+    shared_secrets(home)
+    postgres = kafka = None
+    server_url = os.environ.get("CARNET_TEST_DATABASE_URL")
+    if not server_url:
+        postgres = PostgresCluster(home / "postgres" / "data", port=free_port(), fast_and_unsafe=True)
+        postgres.start()
+        server_url = postgres.url
+    bootstrap = os.environ.get("CARNET_TEST_KAFKA_BOOTSTRAP")
+    if not bootstrap:
+        kafka = KafkaNode(home / "kafka", port=free_port(), controller_port=free_port())
+        try:
+            kafka.start()
+        except BaseException:
+            if postgres:
+                postgres.stop()
+            raise
+        bootstrap = kafka.bootstrap
+    asyncio.run(create_topics(bootstrap))
+    return TestStack(home=home, postgres=postgres, kafka=kafka, server_database_url=server_url, kafka_bootstrap=bootstrap)
+
+
+__all__ = ["SERVICE_PORTS", "ServiceProcess", "TestStack", "start_test_stack"]

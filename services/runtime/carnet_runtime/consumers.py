@@ -1,0 +1,178 @@
+"""Idempotent consumers with a dead-letter topic.
+
+A service declares handlers per event type; the runtime subscribes one consumer per topic
+(group = the service), and for each message:
+- parses the envelope; a message that cannot be parsed is poison;
+- runs the handler in one transaction that also records (consumer, event id) in the inbox,
+  so a redelivered event changes nothing twice; the offset is committed after it (AckPolicy.ACK);
+- retries with backoff while the database is unreachable (the partition waits, nothing is lost);
+- sends any other failure to `<topic>.dlt` with the reason, and the partition goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import Counter
+from pydantic import ValidationError
+
+from carnet_contracts.envelope import Envelope, Event, UnknownEvent
+from carnet_contracts.topics import Topic
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[asyncpg.Connection, Any, Envelope], Awaitable[None]]
+
+EVENTS_CONSUMED = Counter(
+    "carnet_events_consumed_total", "Events handled by a consumer, by outcome", ["service", "event_type", "outcome"]
+)
+
+
+class RetryLater(Exception):
+    """Raised by a handler when the event cannot be applied yet but will be (e.g. a dependency is down)."""
+
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    RetryLater,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.TransactionRollbackError,
+    asyncpg.InsufficientResourcesError,
+)
+
+
+class PoisonMessage(Exception):
+    pass
+
+
+def _safe_reason(exc: BaseException) -> str:
+    """Why a message was rejected, without echoing its (possibly personal) content."""
+    if isinstance(exc, ValidationError):
+        fields = ", ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors(include_input=False)[:10])
+        return f"invalid event: {fields}"
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+class Consumers:
+    def __init__(self, service: str, *, max_backoff_seconds: float = 5.0):
+        self.service = service
+        self.max_backoff_seconds = max_backoff_seconds
+        self._handlers: dict[Topic, dict[str, Handler]] = {}
+
+    def on(self, event: type[E]) -> Callable[[Callable[[asyncpg.Connection, E, Envelope], Awaitable[None]]], Any]:
+        """Register `handler(conn, event, envelope)` for one event type, called inside a transaction."""
+
+        def register(handler: Handler) -> Handler:
+            self._handlers.setdefault(event.topic, {})[event.event_type] = handler
+            return handler
+
+        return register
+
+    @property
+    def topics(self) -> list[Topic]:
+        return list(self._handlers)
+
+    def subscribe(self, broker: KafkaBroker, pool_of: Callable[[], asyncpg.Pool]) -> None:
+        for topic, handlers in self._handlers.items():
+            dispatch = self._dispatcher(topic, handlers, broker, pool_of)
+            broker.subscriber(
+                topic.name,
+                group_id=self.service,
+                ack_policy=AckPolicy.ACK,
+                auto_offset_reset="earliest",
+                title=f"{self.service}:{topic.name}",
+            )(dispatch)
+
+    def _dispatcher(self, topic: Topic, handlers: dict[str, Handler], broker: KafkaBroker, pool_of):
+        consumers = self
+
+        async def consume(message: KafkaMessage) -> None:
+            await consumers.handle(topic, handlers, broker, pool_of(), message)
+
+        consume.__name__ = f"consume_{topic.name.replace('.', '_')}"
+        return consume
+
+    async def handle(self, topic: Topic, handlers: dict[str, Handler], broker, pool: asyncpg.Pool, message) -> None:
+        raw = message.raw_message
+        try:
+            envelope = Envelope.model_validate_json(message.body)
+        except (ValidationError, ValueError) as exc:
+            await self._dead_letter(broker, topic, message, _safe_reason(exc))
+            return
+        handler = handlers.get(envelope.event_type)
+        if handler is None:
+            return  # another event on this topic, not one this service cares about
+        try:
+            event = envelope.unwrap()
+        except (ValidationError, UnknownEvent) as exc:
+            await self._dead_letter(broker, topic, message, _safe_reason(exc))
+            return
+        backoff = 0.1
+        while True:
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    first_time = await conn.fetchval(
+                        """
+                        INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3)
+                        ON CONFLICT DO NOTHING RETURNING true
+                        """,
+                        self.service,
+                        envelope.event_id,
+                        envelope.event_type,
+                    )
+                    if not first_time:
+                        EVENTS_CONSUMED.labels(self.service, envelope.event_type, "duplicate").inc()
+                        return
+                    await handler(conn, event, envelope)
+                EVENTS_CONSUMED.labels(self.service, envelope.event_type, "applied").inc()
+                return
+            except TRANSIENT_ERRORS as exc:
+                EVENTS_CONSUMED.labels(self.service, envelope.event_type, "retried").inc()
+                log.warning(
+                    "event not applied yet, retrying",
+                    extra={"topic": raw.topic, "partition": raw.partition, "offset": raw.offset,
+                           "event_type": envelope.event_type, "error": type(exc).__name__, "backoff_s": backoff},
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_seconds)
+            except Exception as exc:
+                await self._dead_letter(broker, topic, message, _safe_reason(exc), envelope.event_type)
+                return
+
+    async def _dead_letter(self, broker, topic: Topic, message, reason: str, event_type: str = "unknown") -> None:
+        raw = message.raw_message
+        headers = {k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v)) for k, v in (raw.headers or [])}
+        headers.update(
+            {
+                "x-dead-letter-reason": reason,
+                "x-original-topic": raw.topic,
+                "x-original-partition": str(raw.partition),
+                "x-original-offset": str(raw.offset),
+                "x-consumer-group": self.service,
+            }
+        )
+        backoff = 0.1
+        while True:  # the message is acknowledged only once the dead-letter copy is safe
+            try:
+                await broker.publish(raw.value, topic=topic.dead_letter_name, key=raw.key, headers=headers)
+                break
+            except Exception as exc:
+                log.warning("dead-letter publish failed, retrying", extra={"error": type(exc).__name__})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_seconds)
+        EVENTS_CONSUMED.labels(self.service, event_type, "dead_lettered").inc()
+        log.error(
+            "poison message sent to the dead-letter topic",
+            extra={"topic": raw.topic, "partition": raw.partition, "offset": raw.offset, "reason": reason},
+        )

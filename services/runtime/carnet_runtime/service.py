@@ -1,0 +1,229 @@
+"""The composition every service shares: settings, pool, migrations, Kafka broker with its
+middlewares, outbox relay, idempotent consumers, FastAPI app with health and metrics.
+
+A service's app.py builds a `Service`, adds its routes and handlers, and hands `service.asgi()`
+to uvicorn (`run(service)`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse, Response
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.specification import AsyncAPI
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from . import db
+from .auth import TokenSigner, TokenVerifier
+from .consumers import Consumers
+from .http import install_error_handlers, install_request_metrics
+from .outbox import Outbox, OutboxRelay
+from .settings import ServiceSettings
+from .telemetry import setup_logging, setup_tracing
+
+log = logging.getLogger(__name__)
+
+BackgroundTask = Callable[["Service"], Awaitable[None]]
+
+
+def create_broker(settings: ServiceSettings, **kwargs: Any) -> KafkaBroker:
+    """The service's one Kafka broker: idempotent producer (acks=all), traces and metrics on every hop."""
+    tracer_provider = setup_tracing(settings.service_name)
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"carnet-{settings.service_name}",
+        enable_idempotence=True,
+        acks="all",
+        request_timeout_ms=15_000,
+        middlewares=[
+            KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+            KafkaPrometheusMiddleware(registry=REGISTRY, app_name=settings.service_name, metrics_prefix="carnet"),
+        ],
+        logger=logging.getLogger(f"carnet.{settings.service_name}.kafka"),
+        log_level=logging.DEBUG,  # one line per message is too much at INFO
+        **kwargs,
+    )
+
+
+class Service:
+    def __init__(self, settings: ServiceSettings, *, title: str, description: str = "", migrations: Path | None = None):
+        self.settings = settings
+        self.name = settings.service_name
+        self.migrations = migrations
+        self.outbox = Outbox(self.name)
+        self.consumers = Consumers(self.name)
+        self.broker = create_broker(settings)
+        self._pool: asyncpg.Pool | None = None
+        self._background: list[BackgroundTask] = []
+        self._tasks: list[asyncio.Task] = []
+        self.relay: OutboxRelay | None = None
+        self.broker_connected = asyncio.Event()
+        self.api = FastAPI(title=title, description=description, version="1.0.0", lifespan=self._lifespan)
+        self.api.state.service = self
+        self.api.state.token_verifier = TokenVerifier(settings.keys_dir)
+        install_error_handlers(self.api)
+        install_request_metrics(self.api, self.name)
+        self.api.include_router(self._operations_router())
+
+    # --- what a service's app.py uses ---------------------------------------------------
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the service has not started: no database pool yet")
+        return self._pool
+
+    def include_router(self, router: APIRouter) -> None:
+        self.api.include_router(router)
+
+    def on(self, event):
+        """Decorator: `@service.on(PassGranted) async def granted(conn, event, envelope)`."""
+        return self.consumers.on(event)
+
+    def background(self, task: BackgroundTask) -> BackgroundTask:
+        """Register a long-running coroutine `task(service)` started once the service is up."""
+        self._background.append(task)
+        return task
+
+    def service_signer(self) -> TokenSigner:
+        return TokenSigner(self.settings.signing_key_path)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    def asgi(self) -> FastAPI:
+        """The ASGI application: FastAPI routes; the lifespan also runs the Kafka subscribers."""
+        self.consumers.subscribe(self.broker, lambda: self.pool)
+        FastAPIInstrumentor.instrument_app(self.api, tracer_provider=setup_tracing(self.name), excluded_urls="health,metrics")
+        return self.api
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        AsyncPGInstrumentor().instrument(tracer_provider=setup_tracing(self.name))
+        await db.migrate(self.settings.dsn, self.migrations or Path("/nonexistent"), service=self.name)
+        self._pool = await db.create_pool(
+            self.settings.dsn, min_size=self.settings.database_pool_min, max_size=self.settings.database_pool_max
+        )
+        self.relay = OutboxRelay(
+            self._pool,
+            self.broker,
+            service=self.name,
+            batch_size=self.settings.outbox_batch_size,
+            idle_poll_seconds=self.settings.outbox_idle_poll_seconds,
+        )
+        self._tasks = [asyncio.create_task(self._after_broker(self.relay.run()), name="outbox-relay")]
+        self._tasks += [asyncio.create_task(task(self), name=task.__name__) for task in self._background]
+        await self._connect_broker(self.broker)
+        log.info("service started", extra={"port": self.settings.port})
+        try:
+            yield
+        finally:
+            with suppress(Exception):
+                await self.broker.stop()
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with suppress(asyncio.CancelledError, Exception):
+                    await task
+            await self._pool.close()
+            self._pool = None
+
+    async def _after_broker(self, work: Awaitable[None]) -> None:
+        await self.broker_connected.wait()
+        await work
+
+    async def _connect_broker(self, broker: KafkaBroker) -> None:
+        """Start the broker, and keep trying in the background while Kafka is unreachable,
+        so that the HTTP side serves (and reports not-ready) during an outage at start-up."""
+        try:
+            await broker.start()
+            self.broker_connected.set()
+        except Exception as exc:
+            log.warning("Kafka unreachable at start-up, retrying", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
+            self._tasks.append(asyncio.create_task(self._keep_connecting(broker), name="broker-connect"))
+
+    async def _keep_connecting(self, broker: KafkaBroker) -> None:
+        backoff = 0.5
+        while True:
+            await asyncio.sleep(backoff)
+            try:
+                with suppress(Exception):
+                    await broker.stop()
+                await broker.start()
+                self.broker_connected.set()
+                log.info("Kafka reachable, broker started")
+                return
+            except Exception:
+                backoff = min(backoff * 2, 5.0)
+
+    # --- operations endpoints ------------------------------------------------------------------
+
+    async def readiness(self) -> dict[str, str]:
+        checks = {"database": "down", "broker": "down"}
+        if self._pool is not None:
+            try:
+                await asyncio.wait_for(self._pool.fetchval("SELECT 1"), timeout=2.0)
+                checks["database"] = "up"
+            except Exception:
+                pass
+        if self.broker_connected.is_set():
+            with suppress(Exception):
+                if await self.broker.ping(timeout=2.0):
+                    checks["broker"] = "up"
+        return checks
+
+    def _operations_router(self) -> APIRouter:
+        router = APIRouter(tags=["operations"])
+
+        @router.get("/health/live")
+        async def live() -> dict[str, str]:
+            return {"status": "alive"}
+
+        @router.get("/health/ready")
+        async def ready() -> JSONResponse:
+            checks = await self.readiness()
+            is_ready = all(v == "up" for v in checks.values())
+            return JSONResponse({"status": "ready" if is_ready else "not_ready", "checks": checks},
+                                status_code=200 if is_ready else 503)
+
+        @router.get("/asyncapi.json", include_in_schema=False)
+        async def asyncapi() -> Response:
+            document = AsyncAPI(self.broker, title=f"carnet-{self.name}", version="1.0.0")
+            return Response(document.to_specification().to_json(), media_type="application/json")
+
+        @router.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+        return router
+
+
+def run(service: Service) -> None:
+    """Serve the service with uvicorn on its configured host and port."""
+    setup_logging(service.name, service.settings.log_level)
+    uvicorn.run(
+        service.asgi(),
+        host=service.settings.http_host,
+        port=service.settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )

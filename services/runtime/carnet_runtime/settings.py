@@ -1,0 +1,67 @@
+"""Configuration from environment variables, with defaults that run on one machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _shared(name: str) -> AliasChoices:
+    """A setting every service reads under the same name (CARNET_<NAME>)."""
+    return AliasChoices(f"CARNET_{name}")
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs. A service subclasses it, names itself and adds its own settings,
+    read from CARNET_<SERVICE>_<NAME> (e.g. CARNET_WALLET_HTTP_PORT)."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_prefix="CARNET_")
+
+    service_name: ClassVar[str] = "service"
+    default_http_port: ClassVar[int] = 8000
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 0  # 0: the service's default port
+    # The service's own database; when absent, `carnet_<service>` on the shared server below.
+    database_url: str | None = None
+    server_database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:55432/postgres", validation_alias=_shared("DATABASE_URL")
+    )
+    database_pool_min: int = 2
+    database_pool_max: int = 10
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias=_shared("KAFKA_BOOTSTRAP_SERVERS"))
+    home: Path = Field(Path(".carnet"), validation_alias=_shared("HOME"))
+    # Directory of `*.pub.pem` public keys whose signatures this service trusts (gateway, affiliation, services).
+    jwt_keys_dir: Path | None = Field(None, validation_alias=_shared("JWT_KEYS_DIR"))
+    # The private key this service signs its service tokens with (e.g. notification -> wallet).
+    service_signing_key: Path | None = Field(None, validation_alias=_shared("SERVICE_SIGNING_KEY"))
+    outbox_batch_size: int = 500
+    outbox_idle_poll_seconds: float = 0.5
+    log_level: str = Field("INFO", validation_alias=_shared("LOG_LEVEL"))
+
+    @property
+    def port(self) -> int:
+        return self.http_port or self.default_http_port
+
+    @property
+    def dsn(self) -> str:
+        if self.database_url:
+            return self.database_url
+        parts = urlsplit(self.server_database_url)
+        return urlunsplit(parts._replace(path=f"/carnet_{self.service_name}"))
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.jwt_keys_dir or (self.home / "keys")
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.service_signing_key or (self.keys_dir / "services.pem")
+
+    @property
+    def consumer_group(self) -> str:
+        return self.service_name
