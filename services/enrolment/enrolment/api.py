@@ -175,6 +175,7 @@ def _pending_row(a: store.StoredApplication) -> PendingRow:
     return PendingRow(
         a.application_id, a.progress.submitted_at, st.last_name, st.first_name, st.birth_date, st.level,
         gu.last_name, gu.first_name, gu.email, gu.phone, ad.line, ad.postcode, ad.city, a.channel == "paper", a.on_roster,
+        a.progress.status.value,
     )
 
 

@@ -14,8 +14,14 @@ from .campaign import PARIS
 HEADER = (
     "N° de dossier", "Déposé le", "Nom", "Prénom", "Date de naissance", "Niveau",
     "Nom du responsable", "Prénom du responsable", "Courriel", "Téléphone",
-    "Adresse", "Code postal", "Ville", "Saisie papier", "Sur la liste du collège",
+    "Adresse", "Code postal", "Ville", "Saisie papier", "Sur la liste du collège", "État",
 )
+STATUS_WORDS = {
+    "submitted": "en attente de validation",
+    "validated": "validée",
+    "rejected": "refusée",
+    "wallet_ready": "porte-monnaie créé",
+}
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection);
 # the text typed by families must stay text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -38,6 +44,7 @@ class PendingRow:
     city: str
     paper: bool
     on_roster: bool
+    status: str = "submitted"
 
 
 def _cell(value: str) -> str:
@@ -66,6 +73,7 @@ def pending_csv(rows: Iterable[PendingRow]) -> bytes:
                 _cell(r.city),
                 "oui" if r.paper else "non",
                 "oui" if r.on_roster else "non",
+                STATUS_WORDS.get(r.status, r.status),
             ]
         )
     return codecs.BOM_UTF8 + buffer.getvalue().encode("utf-8")

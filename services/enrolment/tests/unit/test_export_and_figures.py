@@ -33,7 +33,7 @@ def test_pending_csv_opens_in_excel_with_accents_and_paris_times():
     assert rows[0][0] == "N° de dossier"
     assert rows[1][:6] == ["a1", "02/09/2014 00:30", "Lefèvre", "Anaïs", "14/05/2003", "6e"]
     assert rows[1][10] == "1 rue de la Paix; bât. B"
-    assert rows[1][13:] == ["oui", "non"]
+    assert rows[1][13:] == ["oui", "non", "en attente de validation"]
     assert b"\r\n" in data
 
 
