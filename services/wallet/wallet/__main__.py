@@ -1,0 +1,5 @@
+from carnet_runtime import run
+
+from .app import create_service
+
+run(create_service())
