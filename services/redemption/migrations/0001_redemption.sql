@@ -48,7 +48,7 @@ CREATE TABLE idempotency_keys (
     idempotency_key text        NOT NULL,
     fingerprint     text        NOT NULL,
     status_code     smallint    NOT NULL,
-    answer          jsonb       NOT NULL,
+    answer          json        NOT NULL,  -- json, not jsonb: a replay is byte for byte the first answer
     created_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (affiliate_id, idempotency_key)
 );

@@ -120,7 +120,7 @@ WITH spent AS (
     SELECT $1, ticket_id, wallet_id, campaign_id, $3, amount_cents, $2 FROM spent
 ), idempotency AS (
     INSERT INTO idempotency_keys (affiliate_id, idempotency_key, fingerprint, status_code, answer, created_at)
-    SELECT $3, $7, $4, 201, $8::jsonb, $2 FROM spent
+    SELECT $3, $7, $4, 201, $8::json, $2 FROM spent
 ), event AS (
     INSERT INTO outbox (event_id, topic, message_key, event_type, envelope, headers)
     SELECT $9, $10, $11, $12, $13::jsonb, $14::jsonb FROM spent
@@ -134,7 +134,7 @@ SELECT pg_notify($15, '') FROM spent
 _KEEP_REFUSAL = """
 WITH kept AS (
     INSERT INTO idempotency_keys (affiliate_id, idempotency_key, fingerprint, status_code, answer, created_at)
-    VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+    VALUES ($1, $2, $3, $4, $5::json, $6)
     ON CONFLICT DO NOTHING
     RETURNING 1
 ), pace AS (
