@@ -82,3 +82,20 @@ async def test_submitted_validated_by_its_school_granted_then_wallet_ready(world
     await asyncio.sleep(1.0)
     view = (await http.get(f"/v1/applications/{application_id}", headers=world.family)).json()
     assert len(view["history"]) == 3
+
+
+async def test_a_wallet_for_an_unknown_application_goes_to_the_dead_letter_topic(enrolment, stack):
+    stray = WalletCreated(
+        wallet_id=f"w-{uuid.uuid4().hex[:8]}", application_id=f"no-such-{uuid.uuid4().hex[:8]}", campaign_id="c",
+        ticket_count=7, allowance_cents=7000, valid_until=datetime.now(UTC).date(), student_first_name="Anaïs",
+        guardian_email="parent@example.fr", created_at=datetime.now(UTC),
+    )
+    await stack.publish(stray, producer="wallet")
+    records = await stack.events(
+        "wallet.wallets.dlt", raw=True, timeout=30,
+        until=lambda found: any(r.key == stray.wallet_id.encode() for r in found),
+    )
+    dead = [r for r in records if r.key == stray.wallet_id.encode()]
+    assert dead, "the stray WalletCreated was not dead-lettered"
+    reason = dict(dead[0].headers)["x-dead-letter-reason"].decode()
+    assert "UnknownApplication" in reason

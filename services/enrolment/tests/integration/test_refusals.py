@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -68,3 +69,11 @@ async def test_campaign_settings_are_checked_and_shown(world, http):
     assert r.json()["redemption_cancel_grace_minutes"] == 20
     assert (await http.get("/v1/campaigns/nope", headers=world.family)).json()["error"]["code"] == "UNKNOWN_CAMPAIGN"
     assert (await http.put(f"/v1/campaigns/{world.campaign_id}", headers=world.family, json={})).status_code == 403
+
+
+async def test_two_racing_applications_for_one_student_make_one_application(world, http):
+    bodies = [world.application(last_name="Saint-Exupéry", first_name="Zoé"),
+              world.application(last_name="saint exupery", first_name="ZOE")]
+    answers = await asyncio.gather(*(http.post("/v1/applications", headers=world.family, json=b) for b in bodies))
+    assert sorted(r.status_code for r in answers) == [201, 409]
+    assert [r.json()["error"]["code"] for r in answers if r.status_code == 409] == ["DUPLICATE_APPLICATION"]
