@@ -342,12 +342,12 @@ def build_router(app: Affiliation) -> APIRouter:  # noqa: C901 - one route per c
             raise _not_found()
         return _affiliate_view(row, full=True)
 
-    @router.post("/affiliates/{affiliate_id}/activation", tags=["accounts"])
-    async def activate(affiliate_id: str, body: ActivationIn) -> dict[str, Any]:
+    async def activation(affiliate_id: str | None, body: ActivationIn) -> dict[str, Any]:
         now = _now()
         async with app.service.transaction() as conn:
             found = await store.token(conn, hash_secret(body.token), affiliate_id)
             used = redeem_token(found[0] if found else None, body.token, now, TokenPurpose.ACTIVATION)
+            affiliate_id = found[1]
             row = await store.affiliate(conn, affiliate_id, for_update=True)
             check_password_strength(body.password, row["login"])
             password_hash = await asyncio.to_thread(app.hashing.hash, body.password)
@@ -356,6 +356,15 @@ def build_router(app: Affiliation) -> APIRouter:  # noqa: C901 - one route per c
             row = await store.affiliate(conn, affiliate_id)
         log.info("affiliate account activated", extra={"affiliate_id": affiliate_id})
         return {"affiliate_id": affiliate_id, "login": row["login"], "status": row["status"]}
+
+    @router.post("/affiliates/{affiliate_id}/activation", tags=["accounts"])
+    async def activate(affiliate_id: str, body: ActivationIn) -> dict[str, Any]:
+        return await activation(affiliate_id, body)
+
+    @router.post("/affiliates/activation", tags=["accounts"])
+    async def activate_from_link(body: ActivationIn) -> dict[str, Any]:
+        """The same, for a portal that only has the link's token: the token names its account."""
+        return await activation(None, body)
 
     @router.post("/auth/token", tags=["accounts"])
     async def login(body: LoginIn) -> dict[str, Any]:
