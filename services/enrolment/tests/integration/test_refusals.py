@@ -77,3 +77,12 @@ async def test_two_racing_applications_for_one_student_make_one_application(worl
     answers = await asyncio.gather(*(http.post("/v1/applications", headers=world.family, json=b) for b in bodies))
     assert sorted(r.status_code for r in answers) == [201, 409]
     assert [r.json()["error"]["code"] for r in answers if r.status_code == 409] == ["DUPLICATE_APPLICATION"]
+
+
+async def test_operations_endpoints_and_contract_documents_are_served(http):
+    assert (await http.get("/health/live")).status_code == 200
+    assert (await http.get("/health/ready")).json()["status"] == "ready"
+    assert "carnet_http_request_duration_seconds" in (await http.get("/metrics")).text
+    paths = (await http.get("/openapi.json")).json()["paths"]
+    assert {"/v1/applications", "/v1/schools/{school_id}/roster", "/v1/stats"} <= set(paths)
+    assert (await http.get("/asyncapi.json")).status_code == 200
