@@ -174,6 +174,20 @@ async def test_an_invited_organisation_activates_logs_in_signs_the_convention_an
     directory = await http.get("/v1/affiliates", params={"city": "antony", "activity": "sport"}, headers=stack.auth("family"))
     assert affiliate_id in [a["affiliate_id"] for a in directory.json()["items"]]
 
+    # staff suspend the organisation (it may no longer redeem), then reinstate it
+    admin = stack.auth("admin")
+    suspended = await http.post(f"/v1/affiliates/{affiliate_id}/suspend", headers=admin, json={"reason": "contrôle"})
+    assert suspended.status_code == 200 and suspended.json()["status"] == "suspended"
+    twice = await http.post(f"/v1/affiliates/{affiliate_id}/suspend", headers=admin)
+    assert twice.status_code == 409 and twice.json()["error"]["code"] == "AFFILIATE_NOT_ACTIVE"
+    await stack.wait_for_event(
+        AFFILIATES, lambda m: m["event_type"] == "AffiliateSuspended" and m["data"]["affiliate_id"] == affiliate_id
+    )
+    reinstated = await http.post(f"/v1/affiliates/{affiliate_id}/reinstate", headers=admin)
+    assert reinstated.status_code == 200 and reinstated.json()["status"] == "active"
+    trail = (await http.get(f"/v1/affiliates/{affiliate_id}/audit-trail", headers=admin)).json()["items"]
+    assert [i["action"] for i in trail][-2:] == ["suspend", "reinstate"]
+
     # no secret in clear on Kafka nor in the service's log
     raw = await stack.events(AFFILIATES, raw=True, timeout=3)
     assert not any(token.encode() in r.value or otp.encode() in r.value for r in raw)
@@ -208,6 +222,22 @@ async def test_repeated_wrong_passwords_lock_the_account_even_against_the_right_
     assert locked.status_code == 429
     assert locked.json()["error"]["code"] == "ACCOUNT_LOCKED"
     assert int(locked.headers["Retry-After"]) > 0
+
+    # a password reset by e-mail lifts the lock; the answer does not tell whether the login exists
+    unknown = await http.post("/v1/auth/password-reset", json={"login": "nobody-here"})
+    asked = await http.post("/v1/auth/password-reset", json={"login": created["login"]})
+    assert unknown.status_code == asked.status_code == 202 and unknown.json() == asked.json()
+    reset_token = await unsealed(stack, "PasswordResetRequested", created["affiliate_id"], "sealed_reset_token")
+    weak = await http.post("/v1/auth/password-reset/confirm", json={"token": reset_token, "password": "motdepasse"})
+    assert weak.status_code == 422 and weak.json()["error"]["code"] == "WEAK_PASSWORD"
+    new_password = "Nouveau mot de passe 2027 !"
+    confirmed = await http.post("/v1/auth/password-reset/confirm", json={"token": reset_token, "password": new_password})
+    assert confirmed.status_code == 200, confirmed.text
+    again = await http.post("/v1/auth/password-reset/confirm", json={"token": reset_token, "password": new_password})
+    assert again.status_code == 422 and again.json()["error"]["code"] == "RESET_TOKEN_INVALID"
+    assert (await http.post("/v1/auth/token", json={"login": created["login"], "password": STRONG})).status_code == 401
+    login = await http.post("/v1/auth/token", json={"login": created["login"], "password": new_password})
+    assert login.status_code == 200
 
 
 def campaign(campaign_id: str, *, opens: date, valid_until: date, deadline: date | None = None) -> events.CampaignPublished:
