@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import email
 import uuid
 from datetime import UTC, datetime
+from email import policy
 from typing import Annotated, Any
 
 import asyncpg
@@ -402,7 +404,10 @@ def build_router(outbox: Outbox) -> APIRouter:
     @router.post(
         "/schools/{school_id}/roster",
         summary="Import the school's student list (CSV `;`: nom, prénom, date de naissance, niveau)",
-        openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}}}},
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "text/csv": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}},
+        }}},
     )
     async def import_roster(
         school_id: str,
@@ -411,7 +416,7 @@ def build_router(outbox: Outbox) -> APIRouter:
         principal: Principal = require("correspondent"),
     ) -> dict:
         _correspondent_of(principal, school_id)
-        data = await _read_limited(request, ROSTER_MAX_BYTES)
+        data = _uploaded_file(request.headers.get("content-type", ""), await _read_limited(request, ROSTER_MAX_BYTES))
         now = _now()
         async with pool(request).acquire() as conn, conn.transaction():
             if await store.get_school(conn, school_id, for_update=True) is None:
@@ -487,6 +492,20 @@ async def _read_limited(request: Request, limit: int) -> bytes:
             raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _uploaded_file(content_type: str, body: bytes) -> bytes:
+    """The CSV itself: the body, or the first file of a form upload (multipart/form-data), as a
+    school portal's upload form sends it."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        return body
+    message = email.message_from_bytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body, policy=policy.HTTP)
+    if not message.is_multipart():
+        return b""
+    parts = list(message.iter_parts())
+    chosen = next((p for p in parts if p.get_filename()), parts[0] if parts else None)
+    payload = chosen.get_payload(decode=True) if chosen is not None else None
+    return payload if isinstance(payload, bytes) else b""
 
 
 def _student(form: ApplicationForm) -> StudentPart:

@@ -47,6 +47,11 @@ async def test_roster_import_reports_bad_lines_and_validates_the_matched_applica
     assert result["rejected"][0]["reason"] == "prénom manquant"
     assert sorted(result["matched"]) == sorted([online.json()["application_id"], paper.json()["application_id"]])
     assert sorted(result["validated"]) == sorted(result["matched"])
+    # The same file sent by an upload form (multipart) reads the same; nothing is left to match.
+    r = await http.post(f"/v1/schools/{world.school_a}/roster", headers=world.correspondent_a,
+                        files={"file": ("liste.csv", roster, "text/csv")})
+    assert r.status_code == 200, r.text
+    assert (r.json()["imported"], [x["line"] for x in r.json()["rejected"]], r.json()["matched"]) == (2, [5, 6], [])
 
     # The pending list now holds only the application not on the roster, in JSON and in CSV.
     pending = await http.get(f"/v1/schools/{world.school_a}/applications", params={"status": "submitted"},
