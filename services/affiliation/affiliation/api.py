@@ -19,7 +19,7 @@ from carnet_runtime.auth import Principal, require
 from . import store
 from .domain import convention as conv
 from .domain.account import TokenPurpose, check_password_strength, hash_secret, issue_token, redeem_token
-from .domain.errors import Refusal
+from .domain.errors import Refusal, field_problems
 from .domain.organisation import (
     Activity,
     Address,
@@ -59,6 +59,7 @@ STATUS = {
     "AFFILIATE_ALREADY_ACTIVATED": 409,
     "DUPLICATE_SIRET": 409,
     "UNKNOWN_CAMPAIGN": 422,
+    "CAMPAIGN_REQUIRED": 422,
     "NOTHING_TO_REIMBURSE": 409,
     "BATCH_NOT_FOUND": 404,
     "BATCH_ALREADY_PAID": 409,
@@ -155,8 +156,10 @@ class SuspendIn(BaseModel):
 
 
 class BatchIn(BaseModel):
-    campaign_id: str = Field(min_length=1, max_length=100)
-    execution_date: date | None = None
+    campaign_id: str | None = Field(
+        None, min_length=1, max_length=100, description="may be left out while only one campaign has redemptions waiting"
+    )
+    execution_date: date | None = Field(None, description="the transfers' requested execution day; default in two days")
 
 
 # --- views ----------------------------------------------------------------------------------
@@ -669,20 +672,29 @@ def build_router(app: Affiliation) -> APIRouter:  # noqa: C901 - one route per c
     # --- reimbursement batches ---------------------------------------------------------------------
 
     @router.post("/reimbursement-batches", status_code=201, tags=["reimbursement"])
-    async def create_batch(body: BatchIn, principal: Principal = require("admin")) -> dict[str, Any]:
+    async def create_batch(body: BatchIn | None = None, principal: Principal = require("admin")) -> dict[str, Any]:
+        body = body or BatchIn()
         now = _now()
+        today = now.astimezone(PARIS).date()
+        if body.execution_date is not None and body.execution_date < today:
+            raise Refusal(
+                "VALIDATION_ERROR",
+                "La date d'exécution des virements ne peut pas être dans le passé.",
+                field_problems({"execution_date": "in the past"}),
+            )
+        execution_date = body.execution_date or today + timedelta(days=settings.transfer_delay_days)
         batch_id = str(uuid.uuid4())
-        execution_date = body.execution_date or (now.astimezone(PARIS).date() + timedelta(days=settings.transfer_delay_days))
         async with app.service.transaction() as conn:
-            campaign = await store.campaign(conn, body.campaign_id, for_update=True)  # one batch at a time per campaign
+            campaign_id = body.campaign_id or await only_campaign_waiting(conn)
+            campaign = await store.campaign(conn, campaign_id, for_update=True)  # one batch at a time per campaign
             if campaign is None:
                 raise Refusal(
                     "UNKNOWN_CAMPAIGN",
                     "Cette campagne n'est pas connue du service d'affiliation.",
-                    {"campaign_id": body.campaign_id},
+                    {"campaign_id": campaign_id},
                 )
             terms = store.terms_of(campaign)
-            lines = await store.pending_lines(conn, body.campaign_id)
+            lines = await store.pending_lines(conn, campaign_id)
             payees = await store.payees(conn, sorted({line.affiliate_id for line in lines}))
             plan = plan_batch(lines, terms, payees, now)
             xml = await asyncio.to_thread(
@@ -697,7 +709,7 @@ def build_router(app: Affiliation) -> APIRouter:  # noqa: C901 - one route per c
             await store.insert_batch(
                 conn,
                 batch_id=batch_id,
-                campaign_id=body.campaign_id,
+                campaign_id=campaign_id,
                 total_cents=plan.total_cents,
                 count=plan.count,
                 execution_date=execution_date,
@@ -722,7 +734,7 @@ def build_router(app: Affiliation) -> APIRouter:  # noqa: C901 - one route per c
                 conn,
                 events.ReimbursementBatchCreated(
                     batch_id=batch_id,
-                    campaign_id=body.campaign_id,
+                    campaign_id=campaign_id,
                     redemption_ids=plan.redemption_ids,
                     total_cents=plan.total_cents,
                     count=plan.count,
@@ -733,6 +745,20 @@ def build_router(app: Affiliation) -> APIRouter:  # noqa: C901 - one route per c
             transfers = await store.batch_transfers(conn, batch_id)
         log.info("reimbursement batch created", extra={"batch_id": batch_id, "count": plan.count})
         return _batch_view(row, transfers)
+
+    async def only_campaign_waiting(conn: Any) -> str:
+        waiting = await store.campaigns_with_pending_lines(conn)
+        if not waiting:
+            raise Refusal(
+                "NOTHING_TO_REIMBURSE", "Aucun ticket encaissé n'est en attente de remboursement.", {"campaign_id": None}
+            )
+        if len(waiting) > 1:
+            raise Refusal(
+                "CAMPAIGN_REQUIRED",
+                "Des tickets de plusieurs campagnes attendent leur remboursement : précisez la campagne.",
+                field_problems({"campaign_id": "required"}) | {"campaign_ids": waiting},
+            )
+        return waiting[0]
 
     async def batch_row(conn: Any, batch_id: str, *, for_update: bool = False) -> Any:
         row = await store.batch(conn, batch_id, for_update=for_update)

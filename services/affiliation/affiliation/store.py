@@ -433,6 +433,16 @@ async def statement(conn: Conn, affiliate_id: str, campaign_id: str | None) -> l
     return [(_line(r), r["batch_id"]) for r in rows]
 
 
+async def campaigns_with_pending_lines(conn: Conn) -> list[str]:
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT s.campaign_id FROM statement_lines s JOIN campaigns c USING (campaign_id)
+        WHERE s.status = 'pending' ORDER BY s.campaign_id
+        """
+    )
+    return [r["campaign_id"] for r in rows]
+
+
 async def pending_lines(conn: Conn, campaign_id: str) -> list[StatementLine]:
     """Locked, so that a cancellation arriving meanwhile waits for the batch to commit."""
     rows = await conn.fetch(

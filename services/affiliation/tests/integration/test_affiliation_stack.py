@@ -328,7 +328,12 @@ async def test_a_reimbursement_batch_pays_each_organisation_its_redemptions_up_t
         statement_a = await wait_statement(http, stack, a, campaign_id, 3)
     assert statement_a["pending_cents"] == 3550
 
-    batch = await http.post("/v1/reimbursement-batches", headers=stack.auth("admin"), json={"campaign_id": campaign_id})
+    past = await http.post(
+        "/v1/reimbursement-batches", headers=stack.auth("admin"), json={"campaign_id": campaign_id, "execution_date": "2020-01-01"}
+    )
+    assert past.status_code == 422
+    # only this campaign has redemptions waiting, so staff need not name it
+    batch = await http.post("/v1/reimbursement-batches", headers=stack.auth("admin"), json={})
     assert batch.status_code == 201, batch.text
     body = batch.json()
     assert (body["total_cents"], body["count"]) == (10550, 3)
