@@ -332,9 +332,14 @@ async def test_a_reimbursement_batch_pays_each_organisation_its_redemptions_up_t
         "/v1/reimbursement-batches", headers=stack.auth("admin"), json={"campaign_id": campaign_id, "execution_date": "2020-01-01"}
     )
     assert past.status_code == 422
-    # only this campaign has redemptions waiting, so staff need not name it
-    batch = await http.post("/v1/reimbursement-batches", headers=stack.auth("admin"), json={})
-    assert batch.status_code == 201, batch.text
+    # two members of staff create a batch at the same moment: no redemption is paid twice.
+    # Only this campaign has redemptions waiting, so they need not name it.
+    answers = await asyncio.gather(
+        *(http.post("/v1/reimbursement-batches", headers=stack.auth("admin"), json={}) for _ in range(2))
+    )
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+    batch = next(a for a in answers if a.status_code == 201)
+    assert next(a for a in answers if a.status_code == 409).json()["error"]["code"] == "NOTHING_TO_REIMBURSE"
     body = batch.json()
     assert (body["total_cents"], body["count"]) == (10550, 3)
     assert sorted((t["affiliate_id"], t["amount_cents"]) for t in body["transfers"]) == sorted([(a, 3550), (b, 7000)])
