@@ -152,20 +152,20 @@ class RejectIn(_Body):
 
 
 def application_view(a: store.StoredApplication, *, for_school: bool) -> dict[str, Any]:
-    view = a.form.as_dict()
+    form = a.form.as_dict()
     view = {
         "application_id": a.application_id,
-        "campaign_id": view["campaign_id"],
-        "school_id": view["school_id"],
+        "campaign_id": form["campaign_id"],
+        "school_id": form["school_id"],
         "status": a.progress.status.value,
         "history": [{"status": c.status.value, "at": c.at.isoformat()} for c in a.progress.history],
         "rejection_reason": a.progress.rejection_reason,
         "wallet_id": a.progress.wallet_id,
         "channel": a.channel,
         "submitted_at": a.progress.submitted_at.isoformat(),
-        "student": view["student"],
-        "guardian": view["guardian"],
-        "address": view["address"],
+        "student": form["student"],
+        "guardian": form["guardian"],
+        "address": form["address"],
     }
     if for_school:
         view["on_roster"] = a.on_roster
