@@ -6,7 +6,7 @@ import asyncio
 import logging
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -323,7 +323,7 @@ def build_router(app: Affiliation) -> APIRouter:  # noqa: C901 - one route per c
     ) -> dict[str, Any]:
         if status != "active" and principal.role != "admin":
             raise Refusal("FORBIDDEN", "Seuls les organismes affiliés actifs sont consultables.")
-        text = q.replace("%", "").replace("_", " ").strip() if q else None
+        text = q.translate(str.maketrans("%_\\", "   ")).strip() if q else None  # typed %, _ or \ must not act as LIKE syntax
         async with app.service.pool.acquire() as conn:
             rows = await store.directory(
                 conn,
