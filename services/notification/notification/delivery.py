@@ -39,7 +39,7 @@ from .domain import (
     forget_at,
     message_key,
 )
-from .rendering import Attachment, Renderer, RenderedMessage, build_email
+from .rendering import Attachment, Renderer, RenderedMessage, build_email, wire_bytes
 from .settings import NotificationSettings
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class Mailer:
         s = self.settings
         try:
             await aiosmtplib.send(
-                mail,
+                wire_bytes(mail),
                 sender=self.envelope_sender,
                 recipients=[recipient],
                 hostname=s.smtp_host,

@@ -5,6 +5,9 @@ formatting of money, dates and times, and the MIME message itself.
 
 from __future__ import annotations
 
+import email.generator
+import email.policy
+import io
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -152,4 +155,16 @@ def build_email(
             filename=attachment.filename,
         )
     return mail
+
+
+_WIRE = email.policy.SMTP.clone(max_line_length=998)
+
+
+def wire_bytes(mail: EmailMessage) -> bytes:
+    """The message as sent: CRLF lines, headers unfolded. Bodies were already wrapped at 78 by
+    set_content; folding headers is what we avoid, because Python folds some long ASCII subjects
+    into a continuation line that parsers read back with a leading space."""
+    out = io.BytesIO()
+    email.generator.BytesGenerator(out, policy=_WIRE).flatten(mail)
+    return out.getvalue()
 

@@ -21,7 +21,7 @@ class NotificationSettings(ServiceSettings):
     default_http_port: ClassVar[int] = 8005
 
     smtp_host: str = Field("127.0.0.1", validation_alias=AliasChoices("CARNET_SMTP_HOST", "CARNET_NOTIFICATION_SMTP_HOST"))
-    smtp_port: int = Field(8025, validation_alias=AliasChoices("CARNET_SMTP_PORT", "CARNET_NOTIFICATION_SMTP_PORT"))
+    smtp_port: int = Field(2525, validation_alias=AliasChoices("CARNET_SMTP_PORT", "CARNET_NOTIFICATION_SMTP_PORT"))
     smtp_timeout_seconds: float = 15.0
     smtp_username: str | None = None
     smtp_password: str | None = None

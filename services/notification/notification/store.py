@@ -242,7 +242,7 @@ async def conclude(conn: asyncpg.Connection, message_id: uuid.UUID, delivery: De
         """
         UPDATE messages
         SET state = $3, next_attempt_at = coalesce($4, next_attempt_at), sent_at = $5,
-            failed_at = CASE WHEN $3 = 'failed' THEN $6 END, last_error = $7, lease_until = NULL
+            failed_at = CASE WHEN $3 = 'failed' THEN $6::timestamptz END, last_error = $7, lease_until = NULL
         WHERE message_id = $1 AND state = 'sending' AND attempts = $2
         RETURNING true
         """,

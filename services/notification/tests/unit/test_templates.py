@@ -29,6 +29,7 @@ from notification.rendering import (
     euros,
     french_date,
     french_datetime,
+    wire_bytes,
 )
 
 AT = datetime(2026, 11, 27, 13, 5, tzinfo=UTC)
@@ -123,7 +124,7 @@ def test_email_is_alternative_text_and_html_with_the_pdf_attached():
         sent_at=AT,
         attachments=(Attachment("tickets.pdf", b"%PDF-1.4\n%%EOF\n"),),
     )
-    parsed = message_from_bytes(mail.as_bytes(), policy=policy.default)
+    parsed = message_from_bytes(wire_bytes(mail), policy=policy.default)
     assert parsed.get_content_type() == "multipart/mixed"
     assert [p.get_content_type() for p in parsed.walk()] == [
         "multipart/mixed",
@@ -171,3 +172,24 @@ def test_dates_and_times_are_written_in_french_in_paris_time():
     assert french_date(date(2015, 3, 31)) == "31 mars 2015"
     # 23:30 UTC on 31 March is already 1 April in Paris
     assert french_datetime(datetime(2027, 3, 31, 23, 30, tzinfo=UTC)) == "1er avril 2027 à 1 h 30"
+
+
+def test_content_variables_are_its_fields_only_so_it_can_be_rebuilt_from_them():
+    # regression: ClassVar `template` leaked into variables() and broke WalletReady(**granted)
+    for content in SAMPLES.values():
+        assert type(content)(**content.variables()) == content
+
+
+def test_long_subject_reads_back_without_a_leading_space():
+    # regression: "Subject:\r\n Pass Hauts-de-Seine : rappel ..." parsed as " Pass ..."
+    content = AffiliateLoginReminder(affiliate_name="Judo", login="judo", campaign_label="2026-2027")
+    mail = build_email(
+        renderer.render(content),
+        sender="ne-pas-repondre@pass.example",
+        recipient="club@example.fr",
+        message_id=uuid.uuid4(),
+        sender_domain="pass.example",
+        sent_at=AT,
+    )
+    parsed = message_from_bytes(wire_bytes(mail), policy=policy.default)
+    assert parsed["Subject"] == "Pass Hauts-de-Seine : rappel de vos identifiants pour la campagne 2026-2027"
