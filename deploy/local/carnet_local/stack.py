@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -122,7 +123,7 @@ def down(config: StackConfig, say=print, components: list[Component] | None = No
     components = components if components is not None else read_state(config)
     for component in reversed(components):
         if pid_alive(component.pid):
-            stop_pid(component.pid, timeout=20)
+            stop_pid(component.pid, timeout=20, first_signal=signal.SIGINT if component.name == "postgres" else signal.SIGTERM)
             say(f"stopped {component.name}")
     state = _state_file(config)
     if state.exists():

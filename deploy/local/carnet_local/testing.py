@@ -155,7 +155,8 @@ class TestStack:
     # --- Kafka -------------------------------------------------------------------------------
 
     async def publish(self, event: Event, *, producer: str = "test", campaign_id: str | None = None,
-                      event_id: uuid.UUID | None = None, raw: bytes | None = None) -> Envelope:
+                      event_id: uuid.UUID | None = None, raw: bytes | None = None,
+                      topic: str | None = None) -> Envelope:
         """Publish an event (or raw bytes on the event's topic) as another service would."""
         from aiokafka import AIOKafkaProducer
 
@@ -164,7 +165,7 @@ class TestStack:
         await producer_client.start()
         try:
             await producer_client.send_and_wait(
-                event.topic.name, raw if raw is not None else envelope.model_dump_json().encode(),
+                topic or event.topic.name, raw if raw is not None else envelope.model_dump_json().encode(),
                 key=event.key().encode(),
             )
         finally:

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+PROBE_DIR = Path(__file__).parent / "probe"
+
+
+class Probe:
+    """A source and a sink of SchoolRegistered events on a private topic, each with its own database."""
+
+    def __init__(self, stack, topic: str):
+        env = {"PYTHONPATH": str(PROBE_DIR), "CARNET_TOPIC_ENROLMENT_SCHOOLS": topic}
+        self.topic = topic
+        self.source = stack.service("probe", module="probe_service", env={**env, "CARNET_PROBE_ROLE": "source"})
+        self.sink = stack.service("probe", module="probe_service", env={**env, "CARNET_PROBE_ROLE": "sink"})
+
+    @staticmethod
+    def dsn(process) -> str:
+        return process.env["CARNET_PROBE_DATABASE_URL"]
+
+    async def emit(self, start: int, count: int, *, per_transaction: int = 1, name: str = "École") -> None:
+        async with httpx.AsyncClient(timeout=120) as client:
+            response = await client.post(self.source.url + "/emit", json={
+                "start": start, "count": count, "per_transaction": per_transaction, "name": name})
+            response.raise_for_status()
+
+    async def applied(self) -> dict[str, int]:
+        conn = await asyncpg.connect(self.dsn(self.sink))
+        try:
+            rows = await conn.fetch("SELECT school_id, count(*) AS n FROM applied GROUP BY school_id")
+        finally:
+            await conn.close()
+        return {r["school_id"]: r["n"] for r in rows}
+
+    async def outbox(self) -> tuple[list[str], int]:
+        """The school ids the source wrote through its outbox, and how many are still unsent."""
+        conn = await asyncpg.connect(self.dsn(self.source))
+        try:
+            keys = [r["message_key"] for r in await conn.fetch("SELECT message_key FROM outbox ORDER BY id")]
+            pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE state = 'pending'")
+        finally:
+            await conn.close()
+        return keys, pending
+
+    async def wait_applied(self, expected: int, *, timeout: float = 120.0) -> dict[str, int]:
+        deadline = time.monotonic() + timeout
+        applied: dict[str, int] = {}
+        while time.monotonic() < deadline:
+            applied = await self.applied()
+            if len(applied) >= expected:
+                return applied
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"only {len(applied)} of {expected} events applied within {timeout} s")
+
+
+@pytest.fixture
+def probe(stack):
+    pair = Probe(stack, f"probe.schools.{uuid.uuid4().hex[:8]}")
+    pair.source.start()
+    pair.sink.start()
+    yield pair
+    pair.sink.stop()
+    pair.source.stop()

@@ -1,0 +1,160 @@
+"""The runtime's promises, on the real broker and database, under crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import asyncpg
+import httpx
+import pytest
+
+from carnet_contracts.events import SchoolRegistered
+from carnet_local.postgres import PostgresCluster
+from carnet_local.processes import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def _owns_broker(stack) -> None:
+    if stack.kafka is None:
+        pytest.skip("the broker is external (CARNET_TEST_KAFKA_BOOTSTRAP): this test must be able to kill it")
+
+
+async def _restart_broker(stack) -> None:
+    await asyncio.to_thread(stack.kafka.start, timeout=90)
+
+
+async def test_a_thousand_outbox_events_are_applied_exactly_once_while_the_broker_is_killed_and_restarted(stack, probe):
+    _owns_broker(stack)
+    emitting = asyncio.create_task(probe.emit(0, 1000, per_transaction=5))
+    while len(await probe.applied()) < 150:
+        await asyncio.sleep(0.1)
+    stack.kafka.kill()
+    await asyncio.sleep(2)  # the relay and the consumer now see a dead broker
+    await _restart_broker(stack)
+    await emitting
+
+    applied = await probe.wait_applied(1000, timeout=180)
+    assert set(applied) == {f"s{i}" for i in range(1000)}
+    assert [school for school, times in applied.items() if times != 1] == []
+    _, pending = await probe.outbox()
+    assert pending == 0
+
+
+async def test_a_relay_killed_in_the_middle_of_a_batch_loses_nothing_and_duplicates_are_absorbed(stack, probe):
+    emitting = asyncio.create_task(probe.emit(0, 2000, per_transaction=20))
+    while len(await probe.applied()) == 0:
+        await asyncio.sleep(0.05)
+    probe.source.kill()  # SIGKILL: rows published but not yet marked sent will be published again
+    emitting.cancel()
+    await asyncio.gather(emitting, return_exceptions=True)
+    written, pending_at_crash = await probe.outbox()
+    probe.source.start()
+
+    applied = await probe.wait_applied(len(written), timeout=180)
+    assert set(applied) == set(written)
+    assert [school for school, times in applied.items() if times != 1] == []
+    assert (await probe.outbox())[1] == 0
+    assert len(written) > 0
+
+
+async def test_a_poison_message_goes_to_the_dead_letter_topic_with_its_reason_and_the_partition_goes_on(stack, probe):
+    broken = SchoolRegistered(school_id="s-broken", name="x", postcode="92100", city="Boulogne")
+    await stack.publish(broken, raw=b"\x00 this is not an event", topic=probe.topic)
+    await probe.emit(500, 1, name="poison")  # a valid event whose handler fails
+    await probe.emit(0, 10)
+
+    applied = await probe.wait_applied(10, timeout=60)
+    assert set(applied) == {f"s{i}" for i in range(10)}
+    dead = await stack.events(f"{probe.topic}.dlt", raw=True, until=lambda found: len(found) >= 2, timeout=30)
+    reasons = [dict(m.headers)["x-dead-letter-reason"].decode() for m in dead]
+    assert len(dead) == 2
+    assert any("invalid event" in r or "ValidationError" in r for r in reasons), reasons
+    assert any("this school cannot be applied" in r for r in reasons), reasons
+    assert all(dict(m.headers)["x-original-topic"].decode() == probe.topic for m in dead)
+
+
+MIGRATING = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from carnet_runtime.db import migrate
+    asyncio.run(migrate(sys.argv[1], Path(sys.argv[2]), service="race"))
+    """
+)
+
+
+async def test_two_processes_migrating_at_once_apply_each_migration_exactly_once(stack, tmp_path):
+    dsn = await stack.create_database("race")
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    # Not idempotent on purpose: applied twice, the CREATE TABLE fails and the count shows it.
+    (migrations / "0001_ledger.sql").write_text(
+        "CREATE TABLE ledger (n int); SELECT pg_sleep(0.5); INSERT INTO ledger VALUES (1);"
+    )
+    (migrations / "0002_more.sql").write_text("INSERT INTO ledger VALUES (2);")
+    processes = [
+        subprocess.Popen([sys.executable, "-c", MIGRATING, dsn, str(migrations)], stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=60), p.stderr.read().decode()) for p in processes]
+    assert [code for code, _ in results] == [0, 0], results
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM ledger") == 2
+        versions = await conn.fetch("SELECT version FROM schema_migrations WHERE scope = 'race' ORDER BY version")
+        assert [r["version"] for r in versions] == ["0001_ledger", "0002_more"]
+    finally:
+        await conn.close()
+
+
+async def _readiness(url: str) -> tuple[int, dict]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(url + "/health/ready")
+    return response.status_code, response.json()
+
+
+async def _until_readiness(url: str, status: int, timeout: float = 60.0) -> dict:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        code, body = await _readiness(url)
+        if code == status:
+            return body
+        if loop.time() > deadline:
+            raise AssertionError(f"readiness stayed {code} {body}, expected {status}")
+        await asyncio.sleep(0.5)
+
+
+async def test_readiness_follows_the_database_and_the_broker_down_and_back(stack):
+    _owns_broker(stack)
+    own_postgres = PostgresCluster(stack.home / f"pg-{uuid.uuid4().hex[:6]}" / "data", port=free_port(), fast_and_unsafe=True)
+    await asyncio.to_thread(own_postgres.start)
+    try:
+        dsn = own_postgres.url.rsplit("/", 1)[0] + f"/probe_{uuid.uuid4().hex[:6]}"
+        sink = stack.service("probe", module="probe_service", database_url=dsn, env={
+            "PYTHONPATH": str(__import__("pathlib").Path(__file__).parents[1] / "probe"),
+            "CARNET_TOPIC_ENROLMENT_SCHOOLS": f"probe.schools.{uuid.uuid4().hex[:8]}",
+        })
+        await asyncio.to_thread(sink.start)
+        assert (await _readiness(sink.url))[0] == 200
+
+        await asyncio.to_thread(own_postgres.stop)
+        body = await _until_readiness(sink.url, 503)
+        assert body["checks"]["database"] == "down"
+        await asyncio.to_thread(own_postgres.start)
+        await _until_readiness(sink.url, 200)
+
+        stack.kafka.kill()
+        body = await _until_readiness(sink.url, 503)
+        assert body["checks"]["broker"] == "down"
+        await _restart_broker(stack)
+        await _until_readiness(sink.url, 200, timeout=90)
+        sink.stop()
+    finally:
+        await asyncio.to_thread(own_postgres.stop)
