@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from carnet_contracts import ticket_code
@@ -36,6 +37,11 @@ REFUSAL_STATUS = {
     "NO_CREDITED_TICKET": 409,
     "TICKET_UNKNOWN": 404,
 }
+
+CREDITS = Counter("carnet_wallet_credits_total", "Credit requests by outcome (credited or the refusal code)",
+                  ["outcome"])
+SHEET_SECONDS = Histogram("carnet_wallet_sheet_render_seconds", "Time to render one ticket sheet",
+                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
 
 _WALLET_UNKNOWN = ("WALLET_UNKNOWN", "Ce porte-monnaie électronique n'existe pas ou ne vous est pas accessible.")
 
@@ -83,8 +89,12 @@ def router(service: Service, settings: WalletSettings) -> APIRouter:
         async with service.transaction() as conn:
             wallet = await _wallet(conn, wallet_id, principal, for_update=True)
             known = await store.affiliates(conn, [body.affiliate_id] if body.affiliate_id else [])
-            ticket = wallet.credit(ticket_id, body.amount_cents, code=ticket_code.generate(), now=now,
-                                   affiliate_id=body.affiliate_id, known_affiliates=known)
+            try:
+                ticket = wallet.credit(ticket_id, body.amount_cents, code=ticket_code.generate(), now=now,
+                                       affiliate_id=body.affiliate_id, known_affiliates=known)
+            except Refusal as refusal:
+                CREDITS.labels(refusal.code).inc()
+                raise
             await store.save_ticket(conn, ticket)
             await service.outbox.add(conn, TicketCredited(
                 ticket_id=str(ticket.ticket_id), wallet_id=str(wallet.wallet_id),
@@ -93,6 +103,7 @@ def router(service: Service, settings: WalletSettings) -> APIRouter:
                 amount_cents=ticket.amount_cents, affiliate_id=ticket.affiliate_id, valid_until=wallet.valid_until,
                 credited_at=now,
             ))
+        CREDITS.labels("credited").inc()
         return ticket_view(wallet, ticket, now, with_codes=True, affiliates=known)
 
     @routes.put("/wallets/{wallet_id}/tickets/{ticket_id}/affiliate")
@@ -136,7 +147,8 @@ def router(service: Service, settings: WalletSettings) -> APIRouter:
             wallet = await _wallet(conn, wallet_id, principal, readers=("correspondent", "service", "admin"))
             chosen = wallet.sheet_tickets(_positions(positions), now=_now())
             names = await store.affiliates(conn, [t.affiliate_id for t in chosen])
-        pdf = await asyncio.to_thread(render_sheet, sheet_of(wallet, chosen, names))
+        with SHEET_SECONDS.time():
+            pdf = await asyncio.to_thread(render_sheet, sheet_of(wallet, chosen, names))
         return Response(pdf, media_type="application/pdf", headers={
             "Content-Disposition": 'attachment; filename="tickets-pass.pdf"',
             "Cache-Control": "no-store",  # the sheet holds spendable codes

@@ -7,7 +7,7 @@ import io
 import json
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import httpx
 import pypdf
@@ -16,6 +16,7 @@ import pytest
 from carnet_contracts import ticket_code
 from carnet_contracts.events import (
     AffiliateActivated,
+    CampaignPublished,
     AffiliateSuspended,
     RedemptionCancelled,
     TicketRedeemed,
@@ -208,3 +209,26 @@ async def test_refusals_voiding_redemption_events_sheet_access_and_figures(stack
     assert requested["data"]["positions"] == [1, 2]
     assert requested["data"]["guardian_email"] == granted.guardian.email
     assert not [field for field in requested["data"] if "code" in field]
+
+
+async def test_a_republished_campaign_carries_its_new_validity_end_to_its_wallets(stack, wallet, feed):
+    process, _ = wallet
+    granted = feed.pass_granted()
+    wallet_id = await feed.wallet_of(granted)
+    await stack.publish(CampaignPublished(
+        campaign_id=feed.campaign_id, label="Pass Hauts-de-Seine 2098-2099 (prolongé)",
+        enrolment_opens="2098-06-01", enrolment_closes="2098-11-30", pass_valid_until="2099-04-30",
+        reimbursement_deadline="2099-05-31", allowance_cents=9000, tickets_per_pass=7, ticket_min_cents=500,
+        ticket_max_cents=7000, eligible_postcode_prefixes=["92"], eligible_levels=["6e", "5e", "4e", "3e"],
+    ))
+    await feed.until("SELECT valid_until = '2099-04-30' FROM wallets WHERE wallet_id = $1::uuid", wallet_id)
+    async with httpx.AsyncClient(base_url=process.url, timeout=30) as client:
+        shown = (await client.get(f"/v1/wallets/{wallet_id}",
+                                  headers=stack.auth("family", sub=granted.family_sub))).json()
+    assert shown["valid_until"] == "2099-04-30"
+    assert shown["campaign_label"] == "Pass Hauts-de-Seine 2098-2099 (prolongé)"
+    assert shown["allowance_cents"] == 7000, "a granted pass keeps its allowance"
+    later = feed.pass_granted()
+    await feed.wallet_of(later)
+    assert await feed.fetchval("SELECT valid_until FROM wallets WHERE application_id = $1",
+                               later.application_id) == date(2099, 4, 30)
