@@ -208,6 +208,16 @@ async def test_an_invited_organisation_activates_logs_in_signs_the_convention_an
     assert STRONG not in str(reminder)
 
 
+async def test_the_service_documents_its_api_and_events_and_serves_health_and_metrics(http):
+    openapi = (await http.get("/openapi.json")).json()
+    assert "/v1/affiliates/{affiliate_id}/convention/sign" in openapi["paths"]
+    assert "/v1/reimbursement-batches/{batch_id}/sepa.xml" in openapi["paths"]
+    asyncapi = await http.get("/asyncapi.json")
+    assert asyncapi.status_code == 200 and "redemption.redemptions" in asyncapi.text
+    assert (await http.get("/health/ready")).json()["status"] == "ready"
+    assert "carnet_http_request_duration_seconds" in (await http.get("/metrics")).text
+
+
 async def test_repeated_wrong_passwords_lock_the_account_even_against_the_right_password(http, stack):
     created = await create_affiliate(http, stack, 1)
     token = await unsealed(stack, "AffiliateInvited", created["affiliate_id"], "sealed_activation_token")
