@@ -55,6 +55,7 @@ def figures(facts: Iterable[ApplicationFact], promise: timedelta = PROMISE) -> d
     return {
         "total": sum(by_status.values()),
         "by_status": {s: by_status[s] for s in statuses},
+        "granted": by_status[ApplicationStatus.VALIDATED.value] + by_status[ApplicationStatus.WALLET_READY.value],
         "by_school": {
             school: {"total": sum(counts.values()), **{s: counts[s] for s in statuses}}
             for school, counts in sorted(by_school.items())

@@ -61,6 +61,7 @@ def test_figures_count_by_status_and_school_and_measure_the_validation_delay():
     out = figures(facts)
     assert out["total"] == 12
     assert out["by_status"] == {"submitted": 1, "validated": 5, "rejected": 1, "wallet_ready": 5}
+    assert out["granted"] == 10
     assert out["by_school"]["A"] == {"total": 7, "submitted": 1, "validated": 5, "rejected": 1, "wallet_ready": 0}
     delay = out["validation_delay"]
     assert delay["count"] == 10
