@@ -78,14 +78,18 @@ def parse_day(text: str) -> date | None:
 
 
 COLLEGE_LEVELS = ("6e", "5e", "4e", "3e")
-_LEVEL = re.compile(r"(\d{1,2})\s*(?:e|eme|ieme|em|me|°|o)?")
+_ORDINAL = r"(?:e|eme|ieme|em|me|°|o)?"
+_LEVEL = re.compile(r"(\d{1,2})" + _ORDINAL)
+# School software exports the class rather than the level: '6A', '6ème B', '5e2', '61'.
+_CLASS = re.compile(r"([3-6])" + _ORDINAL + r"(?:[a-z]{1,2}\d{0,2}|\d{1,2})")
 
 
 def normalise_level(text: str) -> str:
-    """'6e' for '6', '6E', '6ème', '6eme', '6°'; other text comes back tidied, to be refused by the caller."""
+    """'6e' for '6', '6E', '6ème', '6eme', '6°' and for a class of that level ('6A', '6ème B',
+    '5e2', '61'); other text comes back tidied, to be refused by the caller."""
     tidy = " ".join(text.split())
     folded = fold_name(tidy).replace(" ", "")
-    match = _LEVEL.fullmatch(folded)
+    match = _CLASS.fullmatch(folded) or _LEVEL.fullmatch(folded)
     if match:
         return f"{int(match.group(1))}e"
     return tidy

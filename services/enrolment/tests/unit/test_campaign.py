@@ -128,7 +128,12 @@ def test_collège_levels_in_any_common_spelling_are_eligible(level):
     assert campaign().check_level(level) in ("6e", "5e", "4e", "3e")
 
 
-@pytest.mark.parametrize("level", ["CM2", "2nde", "7e", "terminale"])
+@pytest.mark.parametrize(("school_class", "level"), [("6A", "6e"), ("6ème B", "6e"), ("5e2", "5e"), ("61", "6e"), ("4EME3", "4e")])
+def test_a_class_name_counts_as_its_level(school_class, level):
+    assert campaign().check_level(school_class) == level
+
+
+@pytest.mark.parametrize("level", ["CM2", "2nde", "7e", "terminale", "2A", "12"])
 def test_level_not_eligible(level):
     with pytest.raises(LevelNotEligible) as err:
         campaign().check_level(level)
