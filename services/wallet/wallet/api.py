@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import Counter, Histogram
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from carnet_contracts import ticket_code
 from carnet_contracts.events import TicketAssigned, TicketCredited, TicketsEmailRequested, TicketVoidRequested
@@ -46,15 +46,20 @@ SHEET_SECONDS = Histogram("carnet_wallet_sheet_render_seconds", "Time to render 
 _WALLET_UNKNOWN = ("WALLET_UNKNOWN", "Ce porte-monnaie électronique n'existe pas ou ne vous est pas accessible.")
 
 
+# Ids of other services are opaque, but never free text: this keeps control bytes away from SQL.
+OpaqueId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
+CampaignId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
 class CreditBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount_cents: StrictInt = Field(description="Amount in euro cents, within the campaign's ticket bounds")
-    affiliate_id: str | None = Field(None, description="Reserve the ticket for this active affiliate")
+    affiliate_id: OpaqueId | None = Field(None, description="Reserve the ticket for this active affiliate")
 
 
 class AssignBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    affiliate_id: str | None = Field(description="The affiliate, or null for any affiliate")
+    affiliate_id: OpaqueId | None = Field(description="The affiliate, or null for any affiliate")
 
 
 class EmailBody(BaseModel):
@@ -173,7 +178,7 @@ def router(service: Service, settings: WalletSettings) -> APIRouter:
         return {"request_id": request_id, "wallet_id": str(wallet.wallet_id), "positions": positions}
 
     @routes.get("/stats")
-    async def stats(campaign_id: str | None = None, principal: Principal = require("admin")) -> dict[str, Any]:
+    async def stats(campaign_id: CampaignId | None = None, principal: Principal = require("admin")) -> dict[str, Any]:
         """Passes with a wallet, credited amount, tickets by amount and by status."""
         async with service.pool.acquire() as conn:
             found = await store.figures(conn, campaign_id, _now())
