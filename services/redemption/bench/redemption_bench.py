@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import os
 import time
 import uuid
 from datetime import UTC, date, datetime
@@ -35,6 +36,12 @@ from redemption.app import MIGRATIONS
 from redemption.store import RedemptionStore, outbox_row
 
 POOL_SIZE = 10  # the service's default pool (database_pool_max), so (a) and (b) use the same connections
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, from /proc (Linux): the service's own cost, whatever the load."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -283,7 +290,8 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.to_thread(process.start, timeout=120)
         token = stack.token("affiliate", affiliate_id=affiliate_id, ttl_seconds=6 * 3600)
 
-        print(f"redemption benchmark: {args.requests} redemptions per level, pool {POOL_SIZE}, one service process")
+        print(f"redemption benchmark: {args.requests} redemptions per level, pool {POOL_SIZE}, one service process;"
+              f" load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         warm = await seed(service_dsn, key, affiliate_id, 200)
         await full_path(process.port, token, warm, 8)
         await baseline(store, key, affiliate_id, await seed(baseline_dsn, key, affiliate_id, 200), 8)
@@ -291,9 +299,13 @@ async def main(args: argparse.Namespace) -> None:
         ratios = []
         for level in levels:
             a = await baseline(store, key, affiliate_id, await seed(baseline_dsn, key, affiliate_id, args.requests), level)
-            b = await full_path(process.port, token, await seed(service_dsn, key, affiliate_id, args.requests), level)
+            codes = await seed(service_dsn, key, affiliate_id, args.requests)
+            cpu_before = cpu_seconds(process.process.pid)
+            b = await full_path(process.port, token, codes, level)
+            cpu_per_request = (cpu_seconds(process.process.pid) - cpu_before) / len(codes)
             print(a.line(f"(a) baseline asyncpg  c={level}"))
             print(b.line(f"(b) full path HTTP    c={level}"))
+            print(f"    service process CPU per redemption at c={level}: {cpu_per_request * 1000:.2f} ms")
             ratio = b.throughput / a.throughput if a.throughput else float("nan")
             ratios.append(ratio)
             print(f"    ratio (b)/(a) throughput at c={level}: {ratio:.2f}")
