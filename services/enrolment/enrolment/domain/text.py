@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 from datetime import date
+from functools import lru_cache
 
 # Dashes and apostrophes people type or paste from word processors.
 _DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u00ad_"
