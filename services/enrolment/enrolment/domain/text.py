@@ -84,6 +84,7 @@ _LEVEL = re.compile(r"(\d{1,2})" + _ORDINAL)
 _CLASS = re.compile(r"([3-6])" + _ORDINAL + r"(?:[a-z]{1,2}\d{0,2}|\d{1,2})")
 
 
+@lru_cache(maxsize=1024)
 def normalise_level(text: str) -> str:
     """'6e' for '6', '6E', '6ème', '6eme', '6°' and for a class of that level ('6A', '6ème B',
     '5e2', '61'); other text comes back tidied, to be refused by the caller."""
