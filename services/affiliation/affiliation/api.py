@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
+import asyncpg
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -281,15 +282,22 @@ def build_router(app: Affiliation) -> APIRouter:  # noqa: C901 - one route per c
         )
         now = _now()
         affiliate_id = str(uuid.uuid4())
+        duplicate = Refusal(
+            "DUPLICATE_SIRET",
+            "Un organisme affilié porte déjà ce numéro SIRET.",
+            field_problems({"siret": "already affiliated"}),
+        )
         async with app.service.transaction() as conn:
             if await store.siret_taken(conn, organisation.siret):
-                raise Refusal(
-                    "DUPLICATE_SIRET",
-                    "Un organisme affilié porte déjà ce numéro SIRET.",
-                    {"siret": "already_affiliated"},
-                )
+                raise duplicate
             login = await store.free_login(conn, login_candidates(organisation.name, organisation.siret))
-            await store.insert_affiliate(conn, affiliate_id, organisation, bic_for(organisation.iban), login, now)
+            try:
+                await store.insert_affiliate(conn, affiliate_id, organisation, bic_for(organisation.iban), login, now)
+            except asyncpg.UniqueViolationError as exc:
+                # the same organisation created twice at the same moment: the second one loses here
+                if exc.constraint_name == "affiliates_siret_key":
+                    raise duplicate from None
+                raise
             await invite(conn, await store.affiliate(conn, affiliate_id), now)
         log.info("affiliate invited", extra={"affiliate_id": affiliate_id})
         return {"affiliate_id": affiliate_id, "login": login, "status": AffiliateStatus.INVITED.value}

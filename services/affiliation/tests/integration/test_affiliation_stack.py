@@ -218,6 +218,24 @@ async def test_the_service_documents_its_api_and_events_and_serves_health_and_me
     assert "carnet_http_request_duration_seconds" in (await http.get("/metrics")).text
 
 
+async def test_the_same_organisation_created_twice_at_the_same_moment_is_affiliated_once(http, stack):
+    from stdnum import luhn
+
+    digits = str(uuid.uuid4().int)
+    siren = digits[:8] + luhn.calc_check_digit(digits[:8])  # both the SIREN and the SIRET carry a Luhn digit
+    siret = siren + digits[8:12] + luhn.calc_check_digit(siren + digits[8:12])
+    organisation = {
+        "name": "Ludothèque de Bagneux", "siret": siret, "activity": "leisure",
+        "address": {"line": "2 place de la Fontaine", "postcode": "92220", "city": "Bagneux"},
+        "contact_email": "ludo@example.org", "iban": IBANS[0],
+    }
+    answers = await asyncio.gather(
+        *(http.post("/v1/affiliates", headers=stack.auth("admin"), json=organisation) for _ in range(2))
+    )
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+    assert next(a for a in answers if a.status_code == 409).json()["error"]["code"] == "DUPLICATE_SIRET"
+
+
 async def test_repeated_wrong_passwords_lock_the_account_even_against_the_right_password(http, stack):
     created = await create_affiliate(http, stack, 1)
     token = await unsealed(stack, "AffiliateInvited", created["affiliate_id"], "sealed_activation_token")
