@@ -1,6 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from affiliation.domain import convention as c
 from affiliation.domain.errors import Refusal
@@ -139,3 +141,37 @@ def test_a_new_convention_version_published_after_reading_must_be_read_again():
     with pytest.raises(Refusal) as refused:
         c.accept(progress, NEW_DOC, ctx(1))
     assert refused.value.code == "CONVENTION_HASH_MISMATCH"
+
+
+ACTIONS = ("read", "read_wrong_hash", "accept", "otp", "sign_right", "sign_wrong")
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(ACTIONS), max_size=12))
+def test_whatever_the_sequence_the_convention_is_signed_only_after_read_accept_and_otp_in_that_order(actions):
+    progress, otp, done = c.ConventionProgress(), None, []
+    for minute, action in enumerate(actions):
+        step = ctx(minute)
+        try:
+            if action == "read":
+                progress, record = c.read(progress, DOC, DOC.sha256, step)
+            elif action == "read_wrong_hash":
+                progress, record = c.read(progress, DOC, NEW_DOC.sha256, step)
+            elif action == "accept":
+                progress, record = c.accept(progress, DOC, step)
+            elif action == "otp":
+                progress, record, otp = c.issue_otp(progress, DOC, step, POLICY)
+            else:
+                code = otp if action == "sign_right" and otp else "000000" if otp != "000000" else "111111"
+                progress, record, refusal = c.sign(progress, DOC, code, step, POLICY)
+                if refusal is not None:
+                    continue
+        except Refusal:
+            continue
+        done.append(record.action)
+    if progress.step is c.ConventionStep.SIGNED:
+        assert done[-1] == "sign"
+        first_accept = done.index("accept")
+        assert "read" in done[:first_accept]
+        assert "otp" in done[first_accept:]
+    assert done.count("sign") <= 1
