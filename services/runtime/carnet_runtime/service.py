@@ -30,6 +30,7 @@ from . import db
 from .auth import TokenSigner, TokenVerifier
 from .consumers import Consumers
 from .http import install_error_handlers, install_request_metrics
+from .lag import ConsumerLagMonitor
 from .outbox import Outbox, OutboxRelay
 from .settings import ServiceSettings
 from .telemetry import setup_logging, setup_tracing
@@ -129,6 +130,8 @@ class Service:
             idle_poll_seconds=self.settings.outbox_idle_poll_seconds,
         )
         self._tasks = [asyncio.create_task(self._after_broker(self.relay.run()), name="outbox-relay")]
+        lag = ConsumerLagMonitor(self.name, self.broker, interval_seconds=self.settings.consumer_lag_interval_seconds)
+        self._tasks.append(asyncio.create_task(self._after_broker(lag.run()), name="consumer-lag"))
         self._tasks += [asyncio.create_task(task(self), name=task.__name__) for task in self._background]
         await self._connect_broker(self.broker)
         log.info("service started", extra={"port": self.settings.port})

@@ -41,6 +41,7 @@ class ServiceSettings(BaseSettings):
     service_signing_key: Path | None = Field(None, validation_alias=_shared("SERVICE_SIGNING_KEY"))
     outbox_batch_size: int = 500
     outbox_idle_poll_seconds: float = 0.5
+    consumer_lag_interval_seconds: float = 15.0
     log_level: str = Field("INFO", validation_alias=_shared("LOG_LEVEL"))
 
     @property
