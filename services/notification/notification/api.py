@@ -15,7 +15,7 @@ from carnet_runtime import Invalid, NotFound
 from carnet_runtime.auth import Principal, require
 
 from . import store
-from .domain import NotificationError, normalise_recipient, plan_broadcast
+from .domain import NotificationError, distinct_recipients, normalise_recipient, plan_broadcast
 
 router = APIRouter(prefix="/v1", tags=["notification"])
 Admin = Annotated[Principal, require("admin")]
@@ -93,7 +93,9 @@ async def create_broadcast(request: Request, body: BroadcastRequest, principal: 
         row = await store.create_broadcast(
             conn, uuid.uuid4(), planned.audience, planned.subject, planned.body, planned.send_at, principal.sub
         )
-    view = _broadcast_view(dict(row))
+        known = distinct_recipients(await store.audience_addresses(conn, planned.audience))
+    # recipients are chosen when it goes out; this says how many the service knows of now
+    view = _broadcast_view(dict(row)) | {"recipients_known_now": len(known)}
     return JSONResponse(
         jsonable_encoder(view),
         status_code=202,

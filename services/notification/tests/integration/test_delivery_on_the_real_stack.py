@@ -361,6 +361,7 @@ async def test_scheduled_broadcast_survives_a_restart_and_goes_out_once(stack, n
     assert response.status_code == 202, response.text
     broadcast_id = response.json()["broadcast_id"]
     assert response.json()["status"] == "scheduled"
+    assert response.json()["recipients_known_now"] >= 2
 
     notification.stop()
     assert not [m for m in mailbox.messages() if m["Subject"] == subject]
