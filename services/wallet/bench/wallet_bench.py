@@ -41,7 +41,7 @@ from wallet import store
 from wallet.app import MIGRATIONS
 from wallet.domain import CampaignTerms, Wallet, format_day, format_euros
 from wallet.domain import Student as WalletStudent
-from wallet.sheet import MARGIN, PAGE_HEIGHT, SLOT_HEIGHT, Sheet, SheetTicket, render_sheet
+from wallet.sheet import MARGIN, PAGE_HEIGHT, SLOT_HEIGHT, Sheet, SheetTicket, fonts, render_sheet
 
 CAMPAIGN = "bench-2098-2099"
 
@@ -131,12 +131,12 @@ def seven_tickets() -> Sheet:
 
 
 def text_only_page(sheet: Sheet) -> bytes:
-    """The same words at the same places, without barcodes or cut marks."""
+    """The same words in the same font at the same places, without barcodes or cut marks."""
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, pageCompression=1)
     for index, ticket in enumerate(sheet.tickets):
         top = PAGE_HEIGHT - MARGIN - index * SLOT_HEIGHT
-        canvas.setFont("Helvetica", 9)
+        canvas.setFont(fonts().regular, 9)
         for line, text in enumerate((sheet.campaign_label, format_euros(ticket.amount_cents), sheet.student_name,
                                      f"Valable jusqu'au {format_day(sheet.valid_until)}",
                                      ticket.affiliate_name or "Tout organisme affilié",

@@ -7,14 +7,19 @@ modules: wide enough for a handheld scanner at a counter and for a 200 dpi scan.
 
 from __future__ import annotations
 
+import functools
 import io
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from carnet_contracts import ticket_code
@@ -30,6 +35,46 @@ TEXT_WIDTH = 72 * mm
 MODULE = 0.4 * mm
 BAR_HEIGHT = 17 * mm
 CROP_MARK = 6 * mm
+# Students' names come from every alphabet of Europe and beyond; PDF's built-in Helvetica only knows
+# Western European letters. A Unicode TrueType font is used when the system has one.
+_UNICODE_FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"),
+                      Path("/usr/share/fonts/TTF"))
+
+
+@dataclass(frozen=True)
+class Fonts:
+    regular: str
+    bold: str
+    unicode: bool
+
+
+@functools.cache
+def fonts() -> Fonts:
+    for directory in _UNICODE_FONT_DIRS:
+        regular, bold = directory / "DejaVuSans.ttf", directory / "DejaVuSans-Bold.ttf"
+        if regular.is_file() and bold.is_file():
+            pdfmetrics.registerFont(TTFont("CarnetSans", str(regular)))
+            pdfmetrics.registerFont(TTFont("CarnetSans-Bold", str(bold)))
+            return Fonts("CarnetSans", "CarnetSans-Bold", unicode=True)
+    return Fonts("Helvetica", "Helvetica-Bold", unicode=False)
+
+
+# Letters with no Unicode decomposition to a base letter.
+_BASE_LETTERS = str.maketrans("ŁłĐđĦħıŦŧ", "LlDdHhiTt")
+
+
+def _printable(text: str) -> str:
+    """With the built-in font, letters it lacks lose their accents rather than print as boxes."""
+    if fonts().unicode:
+        return text
+    out = []
+    for char in text.translate(_BASE_LETTERS):
+        try:
+            char.encode("cp1252")
+            out.append(char)
+        except UnicodeEncodeError:
+            out.append(unicodedata.normalize("NFKD", char).encode("cp1252", "ignore").decode("cp1252") or "?")
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -57,9 +102,9 @@ def render_sheet(sheet: Sheet) -> bytes:
     canvas.setTitle(f"Tickets - {sheet.campaign_label}")
     canvas.setFillGray(0)
     canvas.setStrokeGray(0)
-    canvas.setFont("Helvetica", 7)
+    canvas.setFont(fonts().regular, 7)
     canvas.drawString(MARGIN + 3 * mm, PAGE_HEIGHT - MARGIN + 3 * mm,
-                      f"{sheet.campaign_label} - tickets à découper suivant les pointillés")
+                      _printable(f"{sheet.campaign_label} - tickets à découper suivant les pointillés"))
     for index, ticket in enumerate(sheet.tickets):
         bottom = PAGE_HEIGHT - MARGIN - (index + 1) * SLOT_HEIGHT
         _draw_ticket(canvas, sheet, ticket, MARGIN, bottom)
@@ -74,16 +119,18 @@ def _draw_ticket(canvas: Canvas, sheet: Sheet, ticket: SheetTicket, left: float,
     top = bottom + SLOT_HEIGHT
     x = left + PADDING
 
-    canvas.setFont("Helvetica-Bold", 9)
-    canvas.drawString(x, top - PADDING - 8, _fit(canvas, sheet.campaign_label, "Helvetica-Bold", 9))
-    canvas.setFont("Helvetica-Bold", 24)
+    regular, bold = fonts().regular, fonts().bold
+
+    canvas.setFont(bold, 9)
+    canvas.drawString(x, top - PADDING - 8, _fit(canvas, sheet.campaign_label, bold, 9))
+    canvas.setFont(bold, 24)
     canvas.drawString(x, top - PADDING - 34, format_euros(ticket.amount_cents))
-    canvas.setFont("Helvetica", 9)
-    canvas.drawString(x, top - PADDING - 48, _fit(canvas, sheet.student_name, "Helvetica", 9))
+    canvas.setFont(regular, 9)
+    canvas.drawString(x, top - PADDING - 48, _fit(canvas, sheet.student_name, regular, 9))
     canvas.drawString(x, top - PADDING - 60, f"Valable jusqu'au {format_day(sheet.valid_until)}")
     affiliate = f"Organisme : {ticket.affiliate_name}" if ticket.affiliate_name else "Tout organisme affilié"
-    canvas.drawString(x, top - PADDING - 72, _fit(canvas, affiliate, "Helvetica", 9))
-    canvas.setFont("Helvetica", 7)
+    canvas.drawString(x, top - PADDING - 72, _fit(canvas, affiliate, regular, 9))
+    canvas.setFont(regular, 7)
     canvas.drawString(x, bottom + PADDING, f"Ticket n° {ticket.position}")
 
     barcode = Code128(code, barWidth=MODULE, barHeight=BAR_HEIGHT, humanReadable=False, quiet=True)
@@ -120,6 +167,7 @@ def _draw_cut_marks(canvas: Canvas, count: int) -> None:
 
 def _fit(canvas: Canvas, text: str, font: str, size: float) -> str:
     """Shortens text that would run into the barcode."""
+    text = _printable(text)
     limit = TEXT_WIDTH - 2 * mm
     if canvas.stringWidth(text, font, size) <= limit:
         return text

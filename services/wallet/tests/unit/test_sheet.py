@@ -7,6 +7,7 @@ import pytest
 import zxingcpp
 
 from carnet_contracts import ticket_code
+from wallet import sheet as sheet_module
 from wallet.sheet import Sheet, SheetTicket, render_sheet
 
 AMOUNTS = [1000, 3000, 7000, 500, 1050, 600, 700]
@@ -72,3 +73,19 @@ def test_a_sheet_holds_one_to_seven_tickets(count):
     tickets = [SheetTicket(i, ticket_code.generate(), 500) for i in range(1, count + 1)]
     with pytest.raises(ValueError):
         render_sheet(Sheet("Léa Martin", "Pass", date(2027, 3, 31), tickets))
+
+
+def test_names_in_any_european_alphabet_are_printed_as_written():
+    sheet = Sheet("Łukasz Wąsik-Nguyễn", "Pass", date(2027, 3, 31), [SheetTicket(1, ticket_code.generate(), 500)])
+    if not sheet_module.fonts().unicode:
+        pytest.skip("no Unicode TrueType font on this system: the built-in font's fallback applies")
+    text = pypdf.PdfReader(io.BytesIO(render_sheet(sheet))).pages[0].extract_text()
+    assert "Łukasz Wąsik-Nguyễn" in text
+
+
+def test_without_a_unicode_font_letters_lose_their_accents_rather_than_print_as_boxes(monkeypatch):
+    monkeypatch.setattr(sheet_module, "fonts", lambda: sheet_module.Fonts("Helvetica", "Helvetica-Bold", False))
+    sheet = Sheet("Łukasz Wąsik-Nguyễn", "Pass", date(2027, 3, 31), [SheetTicket(1, ticket_code.generate(), 500)])
+    text = pypdf.PdfReader(io.BytesIO(render_sheet(sheet))).pages[0].extract_text()
+    assert "Lukasz Wasik-Nguyen" in text
+    assert "10,00 €" not in text and "5,00 €" in text
