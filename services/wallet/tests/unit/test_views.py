@@ -1,0 +1,28 @@
+import pytest
+
+from wallet.api import _positions, figures_view
+from wallet.domain import Refusal
+
+
+def test_figures_count_tickets_by_amount_without_voided_ones_and_always_show_watched_amounts():
+    found = {
+        "wallets": 2,
+        "credited_cents": 11000,
+        "tickets_by_status": {"blank": 9, "credited": 2, "redeemed": 2, "voided": 1},
+        "amount_rows": [(1000, "credited", 2), (1000, "voided", 1), (3000, "redeemed", 1), (7000, "redeemed", 1)],
+    }
+    view = figures_view(found, "2026-2027", [1000, 3000, 7000, 2000])
+    assert view["passes_with_wallet"] == 2 and view["credited_cents"] == 11000
+    assert view["tickets_by_status"] == {"blank": 9, "credited": 2, "redeemed": 2, "void_pending": 0,
+                                         "voided": 1, "expired": 0}
+    assert view["tickets_by_amount"][0] == {"amount_cents": 1000, "count": 2,
+                                            "by_status": {"credited": 2, "voided": 1}}
+    assert view["watched_amounts"] == {"1000": 2, "3000": 1, "7000": 1, "2000": 0}
+
+
+def test_sheet_positions_are_read_from_a_comma_separated_list():
+    assert _positions(None) is None and _positions(" ") is None
+    assert _positions("1, 2,3") == [1, 2, 3]
+    with pytest.raises(Refusal) as caught:
+        _positions("1,deux")
+    assert caught.value.code == "POSITIONS_INVALID"
