@@ -4,7 +4,7 @@ A service declares handlers per event type; the runtime subscribes one consumer 
 (group = the service), and for each message:
 - parses the envelope; a message that cannot be parsed is poison;
 - runs the handler in one transaction that also records (consumer, event id) in the inbox,
-  so a redelivered event changes nothing twice; the offset is committed after it (AckPolicy.ACK);
+  so a redelivered event changes nothing twice; the offset is committed after it (nack on an unexpected failure);
 - retries with backoff while the database is unreachable (the partition waits, nothing is lost);
 - sends any other failure to `<topic>.dlt` with the reason, and the partition goes on.
 """
@@ -65,8 +65,9 @@ def _safe_reason(exc: BaseException) -> str:
 
 
 class Consumers:
-    def __init__(self, service: str, *, max_backoff_seconds: float = 5.0):
+    def __init__(self, service: str, *, group: str | None = None, max_backoff_seconds: float = 5.0):
         self.service = service
+        self.group = group or service
         self.max_backoff_seconds = max_backoff_seconds
         self._handlers: dict[Topic, dict[str, Handler]] = {}
 
@@ -88,8 +89,10 @@ class Consumers:
             dispatch = self._dispatcher(topic, handlers, broker, pool_of)
             broker.subscriber(
                 topic.name,
-                group_id=self.service,
-                ack_policy=AckPolicy.ACK,
+                group_id=self.group,
+                # Acked after the handler's transaction; should the dispatcher itself ever fail, the
+                # message is redelivered rather than lost.
+                ack_policy=AckPolicy.NACK_ON_ERROR,
                 auto_offset_reset="earliest",
                 title=f"{self.service}:{topic.name}",
             )(dispatch)
@@ -159,7 +162,7 @@ class Consumers:
                 "x-original-topic": raw.topic,
                 "x-original-partition": str(raw.partition),
                 "x-original-offset": str(raw.offset),
-                "x-consumer-group": self.service,
+                "x-consumer-group": self.group,
             }
         )
         backoff = 0.1

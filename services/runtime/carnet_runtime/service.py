@@ -65,7 +65,7 @@ class Service:
         self.name = settings.service_name
         self.migrations = migrations
         self.outbox = Outbox(self.name)
-        self.consumers = Consumers(self.name)
+        self.consumers = Consumers(self.name, group=settings.consumer_group or self.name)
         self.broker = create_broker(settings)
         self._pool: asyncpg.Pool | None = None
         self._background: list[BackgroundTask] = []

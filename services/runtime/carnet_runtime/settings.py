@@ -43,6 +43,9 @@ class ServiceSettings(BaseSettings):
     outbox_idle_poll_seconds: float = 0.5
     consumer_lag_interval_seconds: float = 15.0
     log_level: str = Field("INFO", validation_alias=_shared("LOG_LEVEL"))
+    # The Kafka consumer group; by default the service's name (CARNET_<SERVICE>_CONSUMER_GROUP overrides,
+    # e.g. for two deployments of one service sharing a cluster).
+    consumer_group: str | None = None
 
     @property
     def port(self) -> int:
@@ -63,6 +66,3 @@ class ServiceSettings(BaseSettings):
     def signing_key_path(self) -> Path:
         return self.service_signing_key or (self.keys_dir / "services.pem")
 
-    @property
-    def consumer_group(self) -> str:
-        return self.service_name
