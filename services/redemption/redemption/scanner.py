@@ -9,14 +9,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from prometheus_client import Counter
 
 from carnet_contracts import ticket_code
 from carnet_contracts.events import RedemptionCancelled, RedemptionRejected, TicketRedeemed
 from carnet_runtime import DomainError
 
 from . import domain as d
-from .answers import HTTP_STATUS, NOT_KEPT, as_answer, error_body
+from .answers import HTTP_STATUS, NOT_KEPT, Answer, as_answer, error_body
 from .store import RedemptionStore, outbox_row
+
+REDEMPTIONS = Counter(
+    "carnet_redemption_answers_total", "Answers to POST /v1/redemptions, by outcome (201 or refusal code)", ["outcome"]
+)
 
 # A request loses a race at most once per competitor that changed the ticket or took the key
 # meanwhile; after that it finds the final state. A few laps are plenty.
@@ -49,7 +54,11 @@ class Scanner:
             raise as_answer(d.code_malformed(str(exc))) from None
 
     async def redeem(self, affiliate_id: str, idempotency_key: str, text: str) -> Answered:
-        code_hash = self.code_hash(text)
+        try:
+            code_hash = self.code_hash(text)
+        except Answer:
+            REDEMPTIONS.labels(d.CODE_MALFORMED).inc()
+            raise
         for _ in range(MAX_LAPS):
             now = self.clock()
             look = await self.store.look(affiliate_id, code_hash, idempotency_key)
@@ -57,11 +66,14 @@ class Scanner:
                 try:
                     d.check_same_request(look.stored.fingerprint, code_hash)
                 except d.Refusal as refusal:
+                    REDEMPTIONS.labels(refusal.code).inc()
                     raise as_answer(refusal) from None
+                REDEMPTIONS.labels("replayed").inc()
                 return Answered(look.stored.status_code, look.stored.answer)
             try:
                 ticket = d.check_redemption(look.ticket, look.affiliate, affiliate_id, now, self.limit)
             except d.Refusal as refusal:
+                REDEMPTIONS.labels(refusal.code).inc()
                 if refusal.code in NOT_KEPT:
                     raise as_answer(refusal) from None
                 answer = Answered(HTTP_STATUS[refusal.code], error_body(refusal))
@@ -97,6 +109,7 @@ class Scanner:
             )
             try:
                 if await self.store.spend(redemption, code_hash, idempotency_key, outbox_row(redeemed)):
+                    REDEMPTIONS.labels("201").inc()
                     return Answered(201, redemption.answer())
             except asyncpg.UniqueViolationError:
                 pass  # the same key won elsewhere meanwhile; nothing was written here

@@ -14,6 +14,8 @@ from carnet_contracts.topics import REDEMPTION_REDEMPTIONS
 
 pytestmark = pytest.mark.integration
 
+REPLICA_ENV = {"CARNET_REDEMPTION_MAX_UNKNOWN_CODES": "3"}
+
 
 def headers(stack, affiliate_id: str, key: str | None = None) -> dict[str, str]:
     h = stack.auth("affiliate", affiliate_id=affiliate_id)
@@ -31,17 +33,27 @@ async def events_for(stack, ticket_ids: set[str], until) -> list[dict]:
     return [m for m in messages if m.get("data", {}).get("ticket_id") in ticket_ids]
 
 
-async def test_two_hundred_concurrent_redemptions_of_one_ticket_give_exactly_one_201(stack, redemption):
+async def test_two_hundred_concurrent_redemptions_of_one_ticket_on_two_replicas_give_exactly_one_201(
+    stack, redemption
+):
+    """The guard is in the database: two replicas of the HTTP side share it without any change."""
     process, feed = redemption
-    affiliate_id = await feed.affiliate()
-    [ticket] = await feed.tickets(1, amount_cents=7000)
-    auth = stack.auth("affiliate", affiliate_id=affiliate_id)
-    async with httpx.AsyncClient(base_url=process.url, timeout=60, limits=httpx.Limits(max_connections=200)) as client:
-        answers = await asyncio.gather(*(
-            client.post("/v1/redemptions", json={"ticket_code": ticket.code},
-                        headers={**auth, "Idempotency-Key": f"k-{i}"})
-            for i in range(200)
-        ))
+    replica = stack.service("redemption", database_url=feed.database_url, env=dict(REPLICA_ENV))
+    await asyncio.to_thread(replica.start, timeout=120)
+    try:
+        affiliate_id = await feed.affiliate()
+        [ticket] = await feed.tickets(1, amount_cents=7000)
+        auth = stack.auth("affiliate", affiliate_id=affiliate_id)
+        limits = httpx.Limits(max_connections=100)
+        async with httpx.AsyncClient(base_url=process.url, timeout=60, limits=limits) as first, \
+                httpx.AsyncClient(base_url=replica.url, timeout=60, limits=limits) as second:
+            answers = await asyncio.gather(*(
+                (first if i % 2 else second).post("/v1/redemptions", json={"ticket_code": ticket.code},
+                                                  headers={**auth, "Idempotency-Key": f"k-{i}"})
+                for i in range(200)
+            ))
+    finally:
+        await asyncio.to_thread(replica.stop)
     statuses = Counter(a.status_code for a in answers)
     assert statuses == {201: 1, 409: 199}, statuses
     assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} == {"TICKET_ALREADY_REDEEMED"}
