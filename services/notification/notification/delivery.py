@@ -56,18 +56,25 @@ class Mailer:
 
     async def send(self, mail: EmailMessage, recipient: str) -> AttemptOutcome:
         s = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username,
+            password=s.smtp_password,
+            start_tls=s.smtp_starttls,
+            timeout=s.smtp_timeout_seconds,
+        )
         try:
-            await aiosmtplib.send(
-                wire_bytes(mail),
-                sender=self.envelope_sender,
-                recipients=[recipient],
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username,
-                password=s.smtp_password,
-                start_tls=s.smtp_starttls,
-                timeout=s.smtp_timeout_seconds,
-            )
+            async with client:
+                if client.is_ehlo_or_helo_needed:
+                    await client.ehlo()
+                eight_bit = client.supports_extension("8BITMIME")
+                await client.sendmail(
+                    self.envelope_sender,
+                    [recipient],
+                    wire_bytes(mail, eight_bit=eight_bit),
+                    mail_options=["BODY=8BITMIME"] if eight_bit else [],
+                )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refusal = exc.recipients[0]
             return Refused(refusal.code, refusal.message)

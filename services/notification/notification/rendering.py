@@ -145,8 +145,8 @@ def build_email(
     mail["Message-ID"] = f"<{message_id}@{sender_domain}>"
     mail["Auto-Submitted"] = "auto-generated"
     mail["Content-Language"] = "fr"
-    mail.set_content(rendered.text, charset="utf-8")
-    mail.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    mail.set_content(rendered.text, charset="utf-8", cte=_body_encoding(rendered.text))
+    mail.add_alternative(rendered.html, subtype="html", charset="utf-8", cte=_body_encoding(rendered.html))
     for attachment in attachments:
         mail.add_attachment(
             attachment.content,
@@ -157,14 +157,26 @@ def build_email(
     return mail
 
 
-_WIRE = email.policy.SMTP.clone(max_line_length=998)
+SMTP_LINE_LIMIT = 998
 
 
-def wire_bytes(mail: EmailMessage) -> bytes:
-    """The message as sent: CRLF lines, headers unfolded. Bodies were already wrapped at 78 by
-    set_content; folding headers is what we avoid, because Python folds some long ASCII subjects
-    into a continuation line that parsers read back with a leading space."""
+def _body_encoding(text: str) -> str | None:
+    """8bit whenever the lines allow it, so that a link or a code is in the message as written
+    (quoted-printable would turn `token=` into `token=3D` and cut long lines); None lets the
+    email package choose for text with longer lines. A server without 8BITMIME gets base64
+    instead (wire_bytes)."""
+    lines = text.encode("utf-8").splitlines()
+    return "8bit" if max((len(line) for line in lines), default=0) <= SMTP_LINE_LIMIT else None
+
+
+_WIRE_8BIT = email.policy.SMTP.clone(max_line_length=SMTP_LINE_LIMIT, cte_type="8bit")
+_WIRE_7BIT = _WIRE_8BIT.clone(cte_type="7bit")
+
+
+def wire_bytes(mail: EmailMessage, *, eight_bit: bool = True) -> bytes:
+    """The message as sent: CRLF lines, headers not folded, because Python folds some long ASCII
+    subjects into a continuation line that parsers read back with a leading space. Without
+    eight_bit (the server lacks 8BITMIME) 8bit bodies are re-encoded in base64."""
     out = io.BytesIO()
-    email.generator.BytesGenerator(out, policy=_WIRE).flatten(mail)
+    email.generator.BytesGenerator(out, policy=_WIRE_8BIT if eight_bit else _WIRE_7BIT).flatten(mail)
     return out.getvalue()
-

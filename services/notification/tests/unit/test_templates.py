@@ -193,3 +193,42 @@ def test_long_subject_reads_back_without_a_leading_space():
     )
     parsed = message_from_bytes(wire_bytes(mail), policy=policy.default)
     assert parsed["Subject"] == "Pass Hauts-de-Seine : rappel de vos identifiants pour la campagne 2026-2027"
+
+
+def _invitation_mail():
+    return build_email(
+        renderer.render(SAMPLES[Template.AFFILIATE_INVITATION]),
+        sender="ne-pas-repondre@pass.example",
+        recipient="club@example.fr",
+        message_id=uuid.uuid4(),
+        sender_domain="pass.example",
+        sent_at=AT,
+    )
+
+
+def test_links_travel_as_written_to_a_server_that_takes_8bit():
+    raw = wire_bytes(_invitation_mail())
+    assert b"https://p/a?token=T0k\r\n" in raw
+    assert "organismes affiliés".encode() in raw
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert "https://p/a?token=T0k" in parsed.get_body(("plain",)).get_content()
+
+
+def test_a_server_without_8bitmime_gets_7bit_that_reads_back_the_same():
+    raw = wire_bytes(_invitation_mail(), eight_bit=False)
+    raw.decode("ascii")
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert "organismes affiliés" in parsed.get_body(("plain",)).get_content()
+    assert "https://p/a?token=T0k" in parsed.get_body(("plain",)).get_content()
+
+
+def test_a_body_with_lines_longer_than_smtp_allows_is_not_sent_8bit():
+    rendered = renderer.render(BroadcastText(subject="s", body="é" * 2000))
+    mail = build_email(
+        rendered, sender="a@pass.example", recipient="b@example.fr", message_id=uuid.uuid4(),
+        sender_domain="pass.example", sent_at=AT,
+    )
+    raw = wire_bytes(mail)
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert "é" * 2000 in parsed.get_body(("plain",)).get_content()
