@@ -102,5 +102,56 @@ def token(
     print(signer.sign(sub=subject, role=role, school_id=school_id, affiliate_id=affiliate_id, ttl_seconds=ttl))
 
 
+@app.command("demo")
+def demo(
+    families: int = typer.Option(200, "--families", help="families who apply (some are refused)"),
+    schools: int = typer.Option(4, "--schools", help="schools (collèges)"),
+    affiliates: int = typer.Option(6, "--affiliates", help="organisations that join and sign the convention"),
+    seed: int = typer.Option(2014, "--seed", help="same seed, same season"),
+    timeout: float = typer.Option(120.0, "--timeout", help="seconds to wait for each asynchronous effect"),
+) -> None:
+    """Run a whole campaign season against the running local stack (`carnet stack up`)."""
+    import asyncio
+
+    from .demo import DemoError, Endpoints, RichPhases, Season, SeasonSize
+
+    size = SeasonSize(families=families, schools=schools, affiliates=affiliates, seed=seed)
+    try:
+        with RichPhases(console) as phases:
+            outcome = asyncio.run(Season(Endpoints.local(), size, phases=phases, timeout=timeout).run())
+    except DemoError as exc:
+        _fail(str(exc))
+    console.print(f"Campagne [bold]{outcome.campaign_id}[/bold] jouée. Le bilan : "
+                  f"uv run carnet report --campaign-id {outcome.campaign_id}", highlight=False)
+
+
+@app.command("report")
+def report(
+    campaign_id: str = typer.Option(None, "--campaign-id", help="the campaign (default: the latest opened)"),
+    output: str = typer.Option("table", "--format", help="table, csv or json"),
+) -> None:
+    """The campaign's figures as the département presents them, gathered from the services' APIs."""
+    import asyncio
+
+    from carnet_runtime.auth import TokenSigner
+
+    from . import report as figures
+    from .demo import DemoError, Endpoints
+
+    if output not in ("table", "csv", "json"):
+        _fail(f"unknown format {output!r}: table, csv or json")
+    config = StackConfig.from_env()
+    ensure_keys(config.keys_dir)
+    admin = TokenSigner(config.keys_dir / "gateway.pem").sign(sub="admin-report", role="admin", ttl_seconds=600)
+    try:
+        found = asyncio.run(figures.gather(Endpoints.local(), {"Authorization": f"Bearer {admin}"}, campaign_id))
+    except DemoError as exc:
+        _fail(str(exc))
+    if output == "table":
+        console.print(figures.as_table(found))
+    else:
+        print(figures.as_csv(found) if output == "csv" else figures.as_json(found), end="" if output == "csv" else "\n")
+
+
 if __name__ == "__main__":
     app()
