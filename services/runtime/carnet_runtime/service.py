@@ -139,6 +139,7 @@ class Service:
             yield
         finally:
             with suppress(Exception):
+                await self.consumers.committer.flush()
                 await self.broker.stop()
             for task in self._tasks:
                 task.cancel()
