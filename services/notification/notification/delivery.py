@@ -183,12 +183,25 @@ class DeliveryWorker:
         lease = timedelta(seconds=self.settings.sending_lease_seconds)
         async with self.pool.acquire() as conn, conn.transaction():
             claimed = await store.claim_due(conn, now, self.settings.worker_batch_size, lease)
-        for row in claimed:
-            await self.deliver(row)
+        # a few conversations at once: a broadcast to every family is tens of thousands of messages
+        gate = asyncio.Semaphore(self.settings.worker_concurrency)
+
+        async def deliver(row: asyncpg.Record) -> None:
+            async with gate:
+                await self.deliver(row)
+
+        results = await asyncio.gather(*(deliver(row) for row in claimed), return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result  # the run loop backs off; the message is taken again after its lease
         return len(claimed)
 
     async def deliver(self, row: asyncpg.Record) -> None:
-        outcome = await self._attempt(row)
+        try:
+            outcome = await self._attempt(row)
+        except Exception as exc:  # a defect must not wedge the message: retried, then failed
+            log.exception("delivery attempt crashed", extra={"message_id": str(row["message_id"])})
+            outcome = Unreachable(f"erreur interne ({type(exc).__name__})")
         now = self.clock()
         delivery = store.delivery_of(row).conclude(outcome, now, self.policy, spread=random.random())
         ATTEMPTS.labels(row["template"], delivery.state.value).inc()

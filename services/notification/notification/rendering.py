@@ -19,7 +19,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup, escape
 
-from .domain import PARIS, Content, Template
+from .domain import PARIS, Content
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 

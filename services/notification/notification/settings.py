@@ -50,6 +50,7 @@ class NotificationSettings(ServiceSettings):
 
     worker_poll_seconds: float = 0.5
     worker_batch_size: int = 20
+    worker_concurrency: int = 4
     sending_lease_seconds: float = 300.0
 
     retention_days: int = 60
