@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import ClassVar
@@ -152,24 +152,6 @@ class BroadcastText(Content):
     template: ClassVar[Template] = Template.BROADCAST
     subject: str
     body: str
-
-
-CONTENT_TYPES: dict[Template, type[Content]] = {
-    c.template: c
-    for c in (
-        ApplicationReceived,
-        WalletReady,
-        ApplicationRejected,
-        TicketsSheet,
-        AffiliateInvitation,
-        ConventionOtp,
-        ConventionSigned,
-        PasswordReset,
-        ReimbursementPaid,
-        AffiliateLoginReminder,
-        BroadcastText,
-    )
-}
 
 
 def link_with_token(base_url: str, token: str) -> str:
@@ -360,7 +342,6 @@ class Delivery:
     last_attempt_at: datetime | None = None
     sent_at: datetime | None = None
     last_error: str | None = None
-    history: tuple[str, ...] = field(default=())
 
     def is_due(self, now: datetime) -> bool:
         return self.state is MessageState.PENDING and (
