@@ -110,14 +110,16 @@ async def baseline(store: RedemptionStore, key: bytes, affiliate_id: str, codes:
             code_hash = ticket_code.code_hash(code, key)
             idempotency_key = str(uuid.uuid4())
             now = datetime.now(UTC)
-            look = await store.look(affiliate_id, code_hash, idempotency_key)
+            conn = await store.pool.acquire()
+            look = await store.look(conn, affiliate_id, code_hash, idempotency_key)
             ticket = d.check_redemption(look.ticket, look.affiliate, affiliate_id, now, limit)
             _, redemption = d.redeem(ticket, affiliate_id, str(uuid.uuid4()), now)
             event = outbox_row(TicketRedeemed(
                 redemption_id=redemption.redemption_id, ticket_id=redemption.ticket_id,
                 wallet_id=redemption.wallet_id, campaign_id=redemption.campaign_id, affiliate_id=affiliate_id,
                 amount_cents=redemption.amount_cents, code_suffix=look.code_suffix or "", redeemed_at=now))
-            won = await store.spend(redemption, code_hash, idempotency_key, event)
+            won = await store.spend(conn, redemption, code_hash, idempotency_key, event)
+            await store.pool.release(conn)
             latencies.append(time.perf_counter() - started)
             status = 201 if won else 409
             statuses[status] = statuses.get(status, 0) + 1

@@ -59,9 +59,13 @@ class Scanner:
         except Answer:
             REDEMPTIONS.labels(d.CODE_MALFORMED).inc()
             raise
+        async with self.store.pool.acquire() as conn:
+            return await self._redeem(conn, affiliate_id, idempotency_key, code_hash)
+
+    async def _redeem(self, conn: asyncpg.Connection, affiliate_id: str, idempotency_key: str, code_hash: str) -> Answered:
         for _ in range(MAX_LAPS):
             now = self.clock()
-            look = await self.store.look(affiliate_id, code_hash, idempotency_key)
+            look = await self.store.look(conn, affiliate_id, code_hash, idempotency_key)
             if look.stored is not None:
                 try:
                     d.check_same_request(look.stored.fingerprint, code_hash)
@@ -85,6 +89,7 @@ class Scanner:
                     attempted_at=now,
                 )
                 if await self.store.keep_refusal(
+                    conn,
                     affiliate_id,
                     idempotency_key,
                     code_hash,
@@ -108,7 +113,7 @@ class Scanner:
                 redeemed_at=now,
             )
             try:
-                if await self.store.spend(redemption, code_hash, idempotency_key, outbox_row(redeemed)):
+                if await self.store.spend(conn, redemption, code_hash, idempotency_key, outbox_row(redeemed)):
                     REDEMPTIONS.labels("201").inc()
                     return Answered(201, redemption.answer())
             except asyncpg.UniqueViolationError:
@@ -123,16 +128,17 @@ class Scanner:
         """What redeeming would do now, without redeeming (an unknown code still counts as a guess)."""
         code_hash = self.code_hash(text)
         now = self.clock()
-        look = await self.store.look(affiliate_id, code_hash, None)
-        try:
-            ticket = d.check_redemption(look.ticket, look.affiliate, affiliate_id, now, self.limit)
-        except d.Refusal as refusal:
-            if refusal.code == d.TICKET_UNKNOWN:
-                await self.store.note_unknown_code(affiliate_id, now)
-            extra: dict[str, Any] = {"redeemable": False}
-            if look.ticket is not None and refusal.code not in (d.AFFILIATE_NOT_ACTIVE, d.TOO_MANY_UNKNOWN_CODES):
-                extra["amount_cents"] = look.ticket.amount_cents
-            raise as_answer(refusal, **extra) from None
+        async with self.store.pool.acquire() as conn:
+            look = await self.store.look(conn, affiliate_id, code_hash, None)
+            try:
+                ticket = d.check_redemption(look.ticket, look.affiliate, affiliate_id, now, self.limit)
+            except d.Refusal as refusal:
+                if refusal.code == d.TICKET_UNKNOWN:
+                    await self.store.note_unknown_code(conn, affiliate_id, now)
+                extra: dict[str, Any] = {"redeemable": False}
+                if look.ticket is not None and refusal.code not in (d.AFFILIATE_NOT_ACTIVE, d.TOO_MANY_UNKNOWN_CODES):
+                    extra["amount_cents"] = look.ticket.amount_cents
+                raise as_answer(refusal, **extra) from None
         return {
             "redeemable": True,
             "ticket_id": ticket.ticket_id,

@@ -1,7 +1,9 @@
 """The redemption service's SQL, written out.
 
-The scanner's path is two statements, each its own implicit transaction (no BEGIN/COMMIT
-round trips), both prepared once per connection by asyncpg's statement cache:
+The scanner's path is two statements on one pooled connection (asyncpg resets a connection
+with an extra round trip each time it goes back to the pool), each statement its own implicit
+transaction (no BEGIN/COMMIT round trips), both prepared once per connection by asyncpg's
+statement cache:
 `look` reads the affiliate, the ticket and the idempotency key in one query; `spend`
 is ONE statement whose conditional UPDATE only one request can win, and whose other
 parts (redemption row, idempotency row, outbox event) exist only if it won.
@@ -165,8 +167,8 @@ class RedemptionStore:
 
     # --- the scanner's path ----------------------------------------------------------------
 
-    async def look(self, affiliate_id: str, code_hash: str, idempotency_key: str | None) -> Look:
-        row = await self.pool.fetchrow(_LOOK, affiliate_id, code_hash, idempotency_key)
+    async def look(self, conn: asyncpg.Connection, affiliate_id: str, code_hash: str, idempotency_key: str | None) -> Look:
+        row = await conn.fetchrow(_LOOK, affiliate_id, code_hash, idempotency_key)
         affiliate = (
             d.Affiliate(row["affiliate_id"], row["active"], row["unknown_codes_tat"]) if row["affiliate_id"] else None
         )
@@ -177,13 +179,13 @@ class RedemptionStore:
         return Look(affiliate, ticket, row["code_suffix"], stored)
 
     async def spend(
-        self, redemption: d.Redemption, code_hash: str, idempotency_key: str, event: OutboxRow
+        self, conn: asyncpg.Connection, redemption: d.Redemption, code_hash: str, idempotency_key: str, event: OutboxRow
     ) -> bool:
         """True if this request won the ticket; False if the ticket changed since `look`.
 
         Raises asyncpg.UniqueViolationError when the key was taken meanwhile (nothing is written).
         """
-        row = await self.pool.fetchrow(
+        row = await conn.fetchrow(
             _SPEND,
             uuid.UUID(redemption.redemption_id),
             redemption.redeemed_at,
@@ -205,6 +207,7 @@ class RedemptionStore:
 
     async def keep_refusal(
         self,
+        conn: asyncpg.Connection,
         affiliate_id: str,
         idempotency_key: str,
         fingerprint: str,
@@ -215,7 +218,7 @@ class RedemptionStore:
         event: OutboxRow,
     ) -> bool:
         """False if the key was taken meanwhile: the caller reads its first answer."""
-        row = await self.pool.fetchrow(
+        row = await conn.fetchrow(
             _KEEP_REFUSAL,
             affiliate_id,
             idempotency_key,
@@ -235,8 +238,8 @@ class RedemptionStore:
         )
         return row is not None
 
-    async def note_unknown_code(self, affiliate_id: str, now: datetime) -> None:
-        await self.pool.execute(_NOTE_UNKNOWN_CODE, affiliate_id, now, self.limit.interval)
+    async def note_unknown_code(self, conn: asyncpg.Connection, affiliate_id: str, now: datetime) -> None:
+        await conn.execute(_NOTE_UNKNOWN_CODE, affiliate_id, now, self.limit.interval)
 
     # --- the affiliate's list and cancel ---------------------------------------------------
 
