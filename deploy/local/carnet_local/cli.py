@@ -104,9 +104,9 @@ def token(
 
 @app.command("demo")
 def demo(
-    families: int = typer.Option(200, "--families", help="families who apply (some are refused)"),
-    schools: int = typer.Option(4, "--schools", help="schools (collèges)"),
-    affiliates: int = typer.Option(6, "--affiliates", help="organisations that join and sign the convention"),
+    families: int = typer.Option(200, "--families", min=4, help="families who apply (some are refused)"),
+    schools: int = typer.Option(4, "--schools", min=1, help="schools (collèges)"),
+    affiliates: int = typer.Option(6, "--affiliates", min=1, help="organisations that join and sign the convention"),
     seed: int = typer.Option(2014, "--seed", help="same seed, same season"),
     timeout: float = typer.Option(120.0, "--timeout", help="seconds to wait for each asynchronous effect"),
 ) -> None:

@@ -441,7 +441,7 @@ class Season:
         await self.phase_done("publish", f"campagne {self.campaign_id}, {len(self.schools)} collèges")
 
     async def affiliate(self) -> None:
-        rng = random.Random(self.size.seed + 1)
+        rng = random.Random(f"{self.size.seed}-{self.run_id}")  # a SIRET is affiliated once: new ones each run
         plans = []
         for i in range(self.size.affiliates):
             activity, kind = AFFILIATE_KINDS[i % len(AFFILIATE_KINDS)]

@@ -161,6 +161,7 @@ def rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("students_who_used_their_pass", "Collégiens ayant utilisé leur Pass", _number(f["students_who_used_their_pass"])),
         ("consumed_cents", "Montant des Pass utilisés", euros(f["consumed_cents"])),
         ("tickets_redeemed", "Nombre de tickets", _number(f["tickets_redeemed"])),
+        ("credited_tickets", "Tickets crédités par les familles", _number(f["credited_tickets"])),
         ("most_used_amounts", "Montants de tickets les plus utilisés", amounts),
         ("allowance_granted_cents", "Dotation accordée", euros(f["allowance_granted_cents"])),
         ("credited_cents", "Montant crédité sur les tickets", euros(f["credited_cents"])),
