@@ -390,6 +390,7 @@ class Season:
 
     async def run(self) -> SeasonOutcome:
         async with httpx.AsyncClient(timeout=60) as self.http:
+            await self.preflight()
             await self.publish()
             await self.affiliate()
             await self.enrol()
@@ -401,6 +402,16 @@ class Season:
             await self.reimburse()
             await self.settle()
         return self.outcome
+
+    async def preflight(self) -> None:
+        for name in ("enrolment", "wallet", "redemption", "affiliation", "notification"):
+            url = f"{getattr(self.ep, name)}/health/ready"
+            try:
+                ready = (await self.http.get(url, timeout=5)).status_code == 200
+            except httpx.HTTPError:
+                ready = False
+            if not ready:
+                raise DemoError(f"the {name} service is not ready at {url}: start the stack first (`make run`)")
 
     async def publish(self) -> None:
         today = paris_today()
