@@ -190,6 +190,27 @@ async def full_path(port: int, token: str, codes: list[str], concurrency: int) -
     return Figures(latencies, elapsed, statuses)
 
 
+async def liveness(port: int, token: str, count: int, concurrency: int) -> Figures:
+    """The floor: what the HTTP stack (uvicorn, FastAPI, the runtime's middlewares) costs without any work."""
+    latencies: list[float] = []
+    remaining = [count]
+    connections = [await HttpConnection("127.0.0.1", port, token).open() for _ in range(concurrency)]
+
+    async def worker(conn: HttpConnection) -> None:
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            started = time.perf_counter()
+            await conn.request("GET", "/health/live")
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in connections))
+    elapsed = time.perf_counter() - started
+    for c in connections:
+        c.close()
+    return Figures(latencies, elapsed, {200: len(latencies)})
+
+
 async def fixed_rate(port: int, token: str, codes: list[str], rate: float, connections: int = 64) -> Figures:
     """Open loop: requests start on schedule whatever the answers; latency counts from the scheduled start."""
     idle: asyncio.Queue[HttpConnection] = asyncio.Queue()
@@ -370,6 +391,7 @@ async def main(args: argparse.Namespace) -> None:
             "CARNET_REDEMPTION_DATABASE_POOL_MIN": str(POOL_SIZE),
             "CARNET_REDEMPTION_DATABASE_POOL_MAX": str(POOL_SIZE),
             "CARNET_LOG_LEVEL": "WARNING",
+            **dict(pair.split("=", 1) for pair in args.service_env),
         })
         await asyncio.to_thread(process.start, timeout=120)
         token = stack.token("affiliate", affiliate_id=affiliate_id, ttl_seconds=6 * 3600)
@@ -379,6 +401,12 @@ async def main(args: argparse.Namespace) -> None:
         warm = await seed(service_dsn, key, affiliate_id, 200)
         await full_path(process.port, token, warm, 8)
         await baseline(store, key, affiliate_id, await seed(baseline_dsn, key, affiliate_id, 200), 8)
+
+        floor_before = cpu_seconds(process.process.pid)
+        floor = await liveness(process.port, token, args.requests, 8)
+        floor_cpu = (cpu_seconds(process.process.pid) - floor_before) / args.requests
+        print(floor.line("(b0) GET /health/live       c=8"))
+        print(f"    service process CPU per request of the framework alone: {floor_cpu * 1000:.2f} ms")
 
         ratios = []
         for level in levels:
@@ -430,4 +458,6 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop rate, redemptions per second")
     parser.add_argument("--rate-seconds", type=float, default=10.0)
     parser.add_argument("--lag-samples", type=int, default=200)
+    parser.add_argument("--service-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for the service process, e.g. OTEL_SDK_DISABLED=true")
     asyncio.run(main(parser.parse_args()))

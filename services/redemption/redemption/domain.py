@@ -43,11 +43,6 @@ class Refusal(Exception):
         self.details = dict(details or {})
 
 
-def format_euros(cents: int) -> str:
-    euros, rest = divmod(cents, 100)
-    return f"{euros:,}".replace(",", "\u202f") + f",{rest:02d} €"
-
-
 def format_day(day: date) -> str:
     return day.strftime("%d/%m/%Y")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from datetime import date
 
 import httpx
 import pytest
@@ -94,6 +95,7 @@ async def test_refusals_say_what_happened_and_change_nothing(stack, redemption):
     process, feed = redemption
     affiliate_id, other_affiliate = await feed.affiliate(), await feed.affiliate()
     reserved, voided, spent = await feed.tickets(3)
+    [expired] = await feed.tickets(1, valid_until=date(2020, 3, 31))
     await feed.publish(
         TicketAssigned(ticket_id=reserved.ticket_id, wallet_id=reserved.wallet_id, campaign_id=feed.campaign_id,
                        affiliate_id=other_affiliate, code_suffix=reserved.code[-4:], amount_cents=1000,
@@ -115,6 +117,9 @@ async def test_refusals_say_what_happened_and_change_nothing(stack, redemption):
         assert (await redeem(reserved.code, other_affiliate))[0] == 201
         status, body = await redeem(voided.code)
         assert (status, body["error"]["code"]) == (409, "TICKET_VOIDED")
+        status, body = await redeem(expired.code)
+        assert (status, body["error"]["code"]) == (409, "TICKET_EXPIRED")
+        assert "depuis le 01/04/2020" in body["error"]["message"]
         assert (await redeem(spent.code))[0] == 201
         status, body = await redeem(spent.code, other_affiliate)
         assert (status, body["error"]["code"]) == (409, "TICKET_ALREADY_REDEEMED")
