@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 import subprocess
 
@@ -14,7 +15,8 @@ from carnet_contracts.topics import ALL_TOPICS
 
 from .conftest import K8S, OVERLAYS, SERVICES, kustomize_lite
 
-KUBERNETES_VERSION = "1.30.0"  # the oldest minor we support: the preStop `sleep` action is GA from there on
+# The oldest minor we support (the preStop `sleep` action is on by default from 1.30) and the newest known.
+KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 
 
 def _of(objects, kind):
@@ -48,8 +50,9 @@ def test_the_offline_builder_refuses_kustomize_fields_it_does_not_implement(tmp_
         kustomize_lite.build(tmp_path)
 
 
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_every_object_of_a_built_overlay_validates_against_its_schema(overlay, built, crd_schemas):
+def test_every_object_of_a_built_overlay_validates_against_its_schema(overlay, version, built, crd_schemas):
     problems = []
     for obj in built[overlay]:
         custom = crd_schemas.get((obj["apiVersion"], obj["kind"]))
@@ -57,7 +60,7 @@ def test_every_object_of_a_built_overlay_validates_against_its_schema(overlay, b
             if custom is not None:
                 jsonschema.validate(obj, custom)
             else:
-                kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+                kubernetes_validate.validate(obj, version, strict=True)
         except (jsonschema.ValidationError, kubernetes_validate.ValidationError) as exc:
             problems.append(f"{_key(obj)}: {exc.message if hasattr(exc, 'message') else exc}"[:400])
         except kubernetes_validate.SchemaNotFoundError:
@@ -210,3 +213,11 @@ def test_only_the_gateways_reach_the_apis_and_the_services_reach_only_kafka_post
         ports = {p["port"] for rule in spec["egress"] for p in rule["ports"]}
         expected = {53, 9092, 5432, 4318} | ({25, 465, 587, 8080} if service == "notification" else set())
         assert ports == expected
+
+
+def test_a_kubernetes_object_with_a_misspelt_field_is_refused(built):
+    deployment = copy.deepcopy(_deployment(built["prod"], "redemption"))
+    probe = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    probe["httpGet"]["paht"] = probe["httpGet"].pop("path")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSIONS[0], strict=True)
