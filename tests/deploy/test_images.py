@@ -54,3 +54,9 @@ def test_the_user_of_the_image_is_the_user_the_pods_run_as():
     uid = [line.split()[1] for line in runtime if line.startswith("USER ")][-1].split(":")[0]
     deployment = (K8S / "base" / "services" / "wallet.yaml").read_text()
     assert f"runAsUser: {uid}" in deployment
+
+
+def test_every_service_has_what_the_final_stage_copies():
+    for service in ("enrolment", "wallet", "redemption", "affiliation", "notification"):
+        assert (REPO / "services" / service / service / "__main__.py").is_file(), service
+        assert sorted((REPO / "services" / service / "migrations").glob("0001_*.sql")), service
