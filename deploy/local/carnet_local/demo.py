@@ -133,6 +133,7 @@ class SeasonOutcome:
     reimbursed_tickets: int = 0
     pending_cents: int = 0
     late_redeemed_tickets: int = 0
+    resent: Counter = field(default_factory=Counter)            # requests that met a stopped service
 
 
 @dataclass
@@ -300,17 +301,24 @@ class Season:
         return self.token("admin", "admin-demo")
 
     async def call(self, method: str, url: str, *, expect: tuple[int, ...] = (200,), what: str,
-                   headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
-        """One request; a service that does not accept the connection (restarting) is waited for,
-        since nothing reached it. Any answer outside `expect` ends the season with one line."""
+                   headers: dict[str, str] | None = None, idempotent: bool = False, **kwargs: Any) -> httpx.Response:
+        """One request. A service that refuses the connection (restarting) is waited for, since nothing
+        reached it; a request cut off midway is sent again only when that is harmless (GET, PUT, or a
+        call the service makes idempotent, like a redemption with its Idempotency-Key). Any answer
+        outside `expect` ends the season with one line."""
         deadline = time.monotonic() + self.timeout
+        again = idempotent or method in ("GET", "PUT")
         while True:
             try:
                 async with self.limit:
                     answer = await self.http.request(method, url, headers=headers, **kwargs)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            except httpx.TransportError as exc:
+                unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+                if not (unsent or again):
+                    raise DemoError(f"{what}: {method} {url} cut off ({exc.__class__.__name__}); not sent again") from None
                 if time.monotonic() > deadline:
                     raise DemoError(f"{what}: {url} unreachable for {self.timeout:.0f} s ({exc.__class__.__name__})") from None
+                self.outcome.resent["unsent, waited for" if unsent else "cut off, sent again"] += 1
                 await asyncio.sleep(0.5)
                 continue
             if answer.status_code == 503 and time.monotonic() < deadline:
@@ -339,13 +347,24 @@ class Season:
                 raise DemoError(f"{what} did not happen within {timeout or self.timeout:.0f} s")
             await asyncio.sleep(interval)
 
-    async def each(self, items: list[T], work: Callable[[T], Awaitable[Any]]) -> list[Any]:
+    async def each(self, items: list[T], work: Callable[[T], Awaitable[Any]], *, midway: str | None = None) -> list[Any]:
+        """`work` on every item, concurrently; `after_phase(midway)` runs when half of them are done,
+        while the other half is in flight."""
+        finished = 0
+        hooks: list[asyncio.Task] = []
+
         async def one(item: T) -> Any:
+            nonlocal finished
             result = await work(item)
             self.phases.advance()
+            finished += 1
+            if midway and self.after_phase and finished == max(1, len(items) // 2):
+                hooks.append(asyncio.create_task(self.after_phase(midway)))
             return result
 
-        return list(await asyncio.gather(*(one(item) for item in items)))
+        results = list(await asyncio.gather(*(one(item) for item in items)))
+        await asyncio.gather(*hooks)
+        return results
 
     async def phase_done(self, name: str, summary: str) -> None:
         self.phases.done(summary)
@@ -729,7 +748,7 @@ class Season:
             t["mistake"] = ["retry", "twice", "mistyped", "cancel", None, None, None, None, None, None, None, None][i % 12]
         for t in late:
             t["mistake"] = None
-        await self.each(now, self.redeem_ticket)
+        await self.each(now, self.redeem_ticket, midway="redeem-midway")
         mistakes = ", ".join(f"{n} {m}" for m, n in sorted(self.outcome.counter_mistakes.items()))
         await self.phase_done("redeem", f"{self.outcome.redeemed_tickets} tickets encaissés, "
                                         f"{euros(self.outcome.redeemed_cents)} ; erreurs au guichet : {mistakes}")
@@ -745,29 +764,30 @@ class Season:
             raise DemoError(f"ticket {t['ticket_id']} not redeemable at the counter: {check}")
         mistake = t["mistake"]
         if mistake == "mistyped":
-            await self.refused("POST", url, "CODE_MALFORMED", json={"ticket_code": mistype(t["code"])},
+            await self.refused("POST", url, "CODE_MALFORMED", idempotent=True, json={"ticket_code": mistype(t["code"])},
                                headers=me | {"Idempotency-Key": str(uuid.uuid4())}, what="a mistyped code")
             self.outcome.counter_mistakes["code mal saisi (CODE_MALFORMED)"] += 1
         key = str(uuid.uuid4())
         first = await self.call("POST", url, json={"ticket_code": display}, headers=me | {"Idempotency-Key": key},
-                                expect=(201,), what="redeeming a ticket")
+                                expect=(201,), what="redeeming a ticket", idempotent=True)
         redemption = first.json()
         if redemption["amount_cents"] != t["amount"] or redemption["ticket_id"] != t["ticket_id"]:
             raise DemoError(f"redemption {redemption} does not match the ticket credited")
         if mistake == "retry":
             again = await self.call("POST", url, json={"ticket_code": display}, headers=me | {"Idempotency-Key": key},
-                                    expect=(201,), what="the scanner retrying with the same Idempotency-Key")
+                                    expect=(201,), what="the scanner retrying with the same Idempotency-Key", idempotent=True)
             if again.json() != redemption:
                 raise DemoError("the retried redemption did not get the first answer again")
             self.outcome.counter_mistakes["nouvel envoi, même clé (même réponse)"] += 1
         if mistake == "twice":
-            await self.refused("POST", url, "TICKET_ALREADY_REDEEMED", json={"ticket_code": t["code"]},
+            await self.refused("POST", url, "TICKET_ALREADY_REDEEMED", idempotent=True, json={"ticket_code": t["code"]},
                                headers=me | {"Idempotency-Key": str(uuid.uuid4())}, what="a ticket scanned twice")
             self.outcome.counter_mistakes["ticket scanné deux fois (TICKET_ALREADY_REDEEMED)"] += 1
         if mistake == "cancel":
-            await self.call("POST", f"{url}/{redemption['redemption_id']}/cancel", headers=me, what="cancelling a redemption")
+            await self.call("POST", f"{url}/{redemption['redemption_id']}/cancel", headers=me, idempotent=True,
+                            what="cancelling a redemption")
             self.outcome.counter_mistakes["encaissement annulé puis refait"] += 1
-            await self.call("POST", url, json={"ticket_code": t["code"]}, expect=(201,),
+            await self.call("POST", url, json={"ticket_code": t["code"]}, expect=(201,), idempotent=True,
                             headers=me | {"Idempotency-Key": str(uuid.uuid4())}, what="redeeming a cancelled ticket again")
         self.count_redeemed(t)
 
