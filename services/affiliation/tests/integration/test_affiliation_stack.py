@@ -80,10 +80,13 @@ def mailer(stack, smtp_capture):
 
 
 async def mail_to(capture, address: str, subject: str, pattern: str, *, timeout: float = 60.0) -> str:
-    """The first group of `pattern` in the plain-text body of an e-mail to `address` about `subject`."""
+    """The first group of `pattern` in the plain-text body of the latest e-mail to `address` about `subject`.
+
+    The latest: a notification process of the same consumer group may replay an earlier test's
+    events to this capture (regression: an older one-time code was read, and signing failed)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for message in capture.messages():
+        for message in reversed(capture.messages()):
             if address in str(message["To"]) and subject in str(message["Subject"]):
                 body = message.get_body(preferencelist=("plain",)).get_content()
                 found = re.search(pattern, body)
