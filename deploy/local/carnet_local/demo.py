@@ -393,7 +393,8 @@ class Season:
                 nonlocal steady_since, last_end
                 end = await consumer.end_offsets(partitions)
                 committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
-                done = all((committed.get(tp).offset if committed.get(tp) else 0) >= end[tp] for tp in partitions)
+                # a partition that never held an event has nothing to commit
+                done = all(end[tp] == 0 or (tp in committed and committed[tp].offset >= end[tp]) for tp in partitions)
                 if not done or end != last_end:
                     steady_since, last_end = None, end
                     return False
@@ -650,10 +651,12 @@ class Season:
         self.phases.start("Crédit des tickets", len(holders))
         await self.caught_up("wallet", [_topic("AFFILIATION_AFFILIATES")], "the wallet learning the active affiliates")
         await self.each(holders, self.credit_wallet)
-        self.outcome.allowance_cents = 7000 * len(holders)
+        self.outcome.allowance_cents = self.campaign["allowance_cents"] * len(holders)
+        refused = ", ".join(f"{n} {code}" for code, n in sorted(self.outcome.family_mistakes.items()))
         await self.phase_done("credit", f"{self.outcome.credited_tickets} tickets crédités, "
                                         f"{euros(self.outcome.credited_cents)} ; montants : "
-                                        + ", ".join(f"{euros(a)} × {n}" for a, n in self.outcome.credited_by_amount.most_common(3)))
+                                        + ", ".join(f"{euros(a)} × {n}" for a, n in self.outcome.credited_by_amount.most_common(3))
+                                        + f" ; refusés : {refused or 'aucun'}")
 
     async def credit_wallet(self, f: Family) -> None:
         rng = random.Random(self.size.seed * 100_003 + f.index)
