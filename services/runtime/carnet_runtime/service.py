@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -21,6 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.security import BaseSecurity, SASLScram512
 from faststream.specification import AsyncAPI
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -40,6 +42,16 @@ log = logging.getLogger(__name__)
 BackgroundTask = Callable[["Service"], Awaitable[None]]
 
 
+def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
+    """SCRAM-SHA-512 (over TLS when a CA file is given) when credentials are configured."""
+    context = ssl.create_default_context(cafile=str(settings.kafka_ssl_cafile)) if settings.kafka_ssl_cafile else None
+    if settings.kafka_sasl_username:
+        return SASLScram512(settings.kafka_sasl_username, settings.kafka_sasl_password or "", ssl_context=context)
+    if context is not None:
+        return BaseSecurity(ssl_context=context)
+    return None
+
+
 def create_broker(settings: ServiceSettings, **kwargs: Any) -> KafkaBroker:
     """The service's one Kafka broker: idempotent producer (acks=all), traces and metrics on every hop."""
     tracer_provider = setup_tracing(settings.service_name)
@@ -48,6 +60,7 @@ def create_broker(settings: ServiceSettings, **kwargs: Any) -> KafkaBroker:
         client_id=f"carnet-{settings.service_name}",
         enable_idempotence=True,
         acks="all",
+        security=kafka_security(settings),
         request_timeout_ms=15_000,
         middlewares=[
             KafkaTelemetryMiddleware(tracer_provider=tracer_provider),

@@ -34,6 +34,10 @@ class ServiceSettings(BaseSettings):
     database_pool_min: int = 2
     database_pool_max: int = 10
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias=_shared("KAFKA_BOOTSTRAP_SERVERS"))
+    # Kafka authentication (Strimzi KafkaUser with SCRAM-SHA-512 over TLS in production); none locally.
+    kafka_sasl_username: str | None = Field(None, validation_alias=_shared("KAFKA_SASL_USERNAME"))
+    kafka_sasl_password: str | None = Field(None, validation_alias=_shared("KAFKA_SASL_PASSWORD"))
+    kafka_ssl_cafile: Path | None = Field(None, validation_alias=_shared("KAFKA_SSL_CAFILE"))
     home: Path = Field(Path(".carnet"), validation_alias=_shared("HOME"))
     # Directory of `*.pub.pem` public keys whose signatures this service trusts (gateway, affiliation, services).
     jwt_keys_dir: Path | None = Field(None, validation_alias=_shared("JWT_KEYS_DIR"))

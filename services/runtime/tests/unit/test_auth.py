@@ -81,3 +81,4 @@ def test_no_token_is_401_a_wrong_role_is_403_the_right_role_passes(keys, client)
     assert family.json()["error"]["code"] == "FORBIDDEN"
     admin = client.get("/admin-only", headers={"Authorization": f"Bearer {signer.sign(sub='a', role='admin')}"})
     assert admin.json() == {"sub": "a"}
+
