@@ -738,7 +738,7 @@ class Season:
     async def redeem(self) -> None:
         rng = random.Random(self.size.seed + 3)
         chosen = [t for t in self.tickets if not t["voided"] and t["family"].uses_pass and rng.random() < 0.9]
-        late = chosen[-max(1, len(chosen) // 20):] if chosen else []
+        late = chosen[-max(1, len(chosen) // 20):] if len(chosen) >= 4 else []
         self.late = late
         now = chosen[:len(chosen) - len(late)]
         self.phases.start("Encaissement chez les affiliés", len(now))
@@ -803,6 +803,9 @@ class Season:
     async def reimburse(self) -> None:
         self.phases.start("Remboursement des affiliés", 4 + len(self.late))
         admin, base = self.admin, self.ep.affiliation
+        if not self.outcome.redeemed_tickets:
+            await self.phase_done("reimburse", "aucun ticket encaissé : rien à rembourser")
+            return
         await self.statements_hold(self.outcome.redeemed_tickets, "the affiliates' statements of every redeemed ticket")
         self.phases.advance()
         # The demo runs the season in minutes: the cancel period ends now, before the batch, as it would
