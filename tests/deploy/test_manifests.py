@@ -221,3 +221,13 @@ def test_a_kubernetes_object_with_a_misspelt_field_is_refused(built):
     probe["httpGet"]["paht"] = probe["httpGet"].pop("path")
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, KUBERNETES_VERSIONS[0], strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_authenticates_to_kafka_as_its_own_kafka_user(overlay, built):
+    users = {user["metadata"]["name"] for user in _of(built[overlay], "KafkaUser")}
+    for service in SERVICES:
+        container = _deployment(built[overlay], service)["spec"]["template"]["spec"]["containers"][0]
+        password = next(v for v in container["env"] if v["name"] == "CARNET_KAFKA_SASL_PASSWORD")
+        assert password["valueFrom"]["secretKeyRef"] == {"name": f"carnet-{service}", "key": "password"}
+        assert f"carnet-{service}" in users
