@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from carnet_contracts import ticket_code
 from carnet_contracts.events import RedemptionCancelled, RedemptionRejected, TicketRedeemed
@@ -21,6 +21,11 @@ from .store import RedemptionStore, outbox_row
 
 REDEMPTIONS = Counter(
     "carnet_redemption_answers_total", "Answers to POST /v1/redemptions, by outcome (201 or refusal code)", ["outcome"]
+)
+
+REDEMPTION_SECONDS = Histogram(
+    "carnet_redemption_duration_seconds", "Time to answer POST /v1/redemptions, whatever the outcome",
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 
 # A request loses a race at most once per competitor that changed the ticket or took the key
@@ -54,6 +59,10 @@ class Scanner:
             raise as_answer(d.code_malformed(str(exc))) from None
 
     async def redeem(self, affiliate_id: str, idempotency_key: str, text: str) -> Answered:
+        with REDEMPTION_SECONDS.time():
+            return await self._redeem_code(affiliate_id, idempotency_key, text)
+
+    async def _redeem_code(self, affiliate_id: str, idempotency_key: str, text: str) -> Answered:
         try:
             code_hash = self.code_hash(text)
         except Answer:
@@ -77,8 +86,8 @@ class Scanner:
             try:
                 ticket = d.check_redemption(look.ticket, look.affiliate, affiliate_id, now, self.limit)
             except d.Refusal as refusal:
-                REDEMPTIONS.labels(refusal.code).inc()
                 if refusal.code in NOT_KEPT:
+                    REDEMPTIONS.labels(refusal.code).inc()
                     raise as_answer(refusal) from None
                 answer = Answered(HTTP_STATUS[refusal.code], error_body(refusal))
                 rejected = RedemptionRejected(
@@ -99,6 +108,7 @@ class Scanner:
                     refusal.code == d.TICKET_UNKNOWN,
                     outbox_row(rejected),
                 ):
+                    REDEMPTIONS.labels(refusal.code).inc()
                     return answer
                 continue  # the key was taken meanwhile: its first answer is the answer
             _, redemption = d.redeem(ticket, affiliate_id, str(uuid.uuid4()), now)
