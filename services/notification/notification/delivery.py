@@ -18,7 +18,7 @@ from email.utils import parseaddr
 import aiosmtplib
 import asyncpg
 import httpx
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from carnet_contracts.events import MessageDelivered, MessageFailed
 from carnet_runtime.outbox import Outbox
@@ -44,6 +44,7 @@ from .settings import NotificationSettings
 
 log = logging.getLogger(__name__)
 
+MESSAGES_BY_STATE = Gauge("carnet_notification_messages", "E-mails by delivery state", ["state"])
 ATTEMPTS = Counter("carnet_notification_attempts_total", "Delivery attempts by template and outcome", ["template", "outcome"])
 
 
@@ -131,6 +132,7 @@ class DeliveryWorker:
         self.sheets = sheets
         self.clock = clock
         self.policy: RetryPolicy = settings.retry_policy()
+        self._counted_at = float("-inf")
 
     async def run(self) -> None:
         """Until cancelled; a database outage pauses it, never stops it."""
@@ -139,6 +141,7 @@ class DeliveryWorker:
             try:
                 await self.expand_due_broadcasts()
                 worked = await self.deliver_due()
+                await self.count_by_state()
                 backoff = 0.5
                 if not worked:
                     await asyncio.sleep(self.settings.worker_poll_seconds)
@@ -148,6 +151,15 @@ class DeliveryWorker:
                 log.warning("delivery paused", extra={"error": type(exc).__name__, "backoff_s": backoff})
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
+
+    async def count_by_state(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now < self._counted_at + 5.0:
+            return
+        self._counted_at = now
+        counts = {r["state"]: r["n"] for r in await self.pool.fetch("SELECT state, count(*) AS n FROM messages GROUP BY state")}
+        for state in ("pending", "sending", "sent", "failed"):
+            MESSAGES_BY_STATE.labels(state).set(counts.get(state, 0))
 
     # --- broadcasts ---------------------------------------------------------------------------
 

@@ -22,9 +22,13 @@ from carnet_contracts.events import (
     WalletCreated,
 )
 from carnet_runtime import Service
+from prometheus_client import Counter
 
 from . import store
 from .domain import CampaignTerms, Student, Wallet
+
+
+WALLETS_CREATED = Counter("carnet_wallet_wallets_created_total", "Wallets created from granted passes")
 
 
 def register(service: Service) -> None:
@@ -51,6 +55,7 @@ def register(service: Service) -> None:
         )
         if not await store.insert_wallet(conn, wallet):
             return  # another consumer of the same application won the unique index
+        WALLETS_CREATED.inc()
         await service.outbox.add(conn, WalletCreated(
             wallet_id=str(wallet.wallet_id), application_id=wallet.application_id, campaign_id=terms.campaign_id,
             family_sub=wallet.owner_sub, ticket_count=len(wallet.tickets), allowance_cents=terms.allowance_cents,
