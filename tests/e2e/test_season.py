@@ -17,9 +17,7 @@ import asyncpg
 import pytest
 
 from carnet_local.demo import Endpoints, SeasonOutcome, SeasonSize, Season
-from carnet_local.processes import free_port
 from carnet_local.report import NEW_AFFILIATE_LEAD, gather
-from carnet_local.smtp import start_capture
 from carnet_local.testing import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -36,25 +34,19 @@ class Stack:
     def database(self, name: str) -> str:
         return self.services[name].env[f"CARNET_{name.upper()}_DATABASE_URL"]
 
-    def stop(self) -> None:
-        for service in self.services.values():
-            service.stop()
-
 
 @pytest.fixture
-def system(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The five services, each its own process and database; the notification service sends to an
-    SMTP capture writing .eml files, and fetches ticket sheets from this wallet."""
-    mail_dir = tmp_path_factory.mktemp("mail")
-    smtp_port = free_port()
-    capture = start_capture(mail_dir, smtp_port)
+def system(stack, smtp_capture) -> Iterator[Stack]:
+    """The five services, each its own process and database; the notification service sends to the
+    test's SMTP capture (one .eml file per e-mail) and fetches ticket sheets from this wallet."""
     wallet = stack.service("wallet")
     services = {
         "enrolment": stack.service("enrolment"),
         "wallet": wallet,
         "redemption": stack.service("redemption"),
         "affiliation": stack.service("affiliation", env=FAST_HASHING),
-        "notification": stack.service("notification", smtp_port=smtp_port, env={"CARNET_WALLET_URL": wallet.url}),
+        "notification": stack.service("notification", smtp_port=smtp_capture.port,
+                                      env={"CARNET_SMTP_PORT": str(smtp_capture.port), "CARNET_WALLET_URL": wallet.url}),
     }
     for service in services.values():
         service.start(wait=False)
@@ -62,12 +54,11 @@ def system(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         for service in services.values():
             service.wait_ready(timeout=120)
         urls = {name: s.url for name, s in services.items()}
-        yield Stack(services, Endpoints(**urls, keys_dir=stack.keys_dir, mail_dir=mail_dir,
+        yield Stack(services, Endpoints(**urls, keys_dir=stack.keys_dir, mail_dir=smtp_capture.directory,
                                         kafka_bootstrap=stack.kafka_bootstrap))
     finally:
         for service in services.values():
             service.stop()
-        capture.stop()
 
 
 def admin(stack) -> dict[str, str]:

@@ -881,7 +881,3 @@ def euros(cents: int) -> str:
     whole, rest = divmod(abs(cents), 100)
     text = f"{whole:,}".replace(",", "\u202f")
     return f"{'-' if cents < 0 else ''}{text},{rest:02d} €"
-
-
-async def run_season(endpoints: Endpoints, size: SeasonSize = SeasonSize(), **options: Any) -> SeasonOutcome:
-    return await Season(endpoints, size, **options).run()
