@@ -168,11 +168,11 @@ class HttpConnection:
             self.writer.close()
 
 
-async def full_path(port: int, token: str, codes: list[str], concurrency: int) -> Figures:
+async def full_path(ports: list[int], token: str, codes: list[str], concurrency: int) -> Figures:
     queue = list(reversed(codes))
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    connections = [await HttpConnection("127.0.0.1", port, token).open() for _ in range(concurrency)]
+    connections = [await HttpConnection("127.0.0.1", ports[i % len(ports)], token).open() for i in range(concurrency)]
 
     async def worker(conn: HttpConnection) -> None:
         while queue:
@@ -211,11 +211,11 @@ async def liveness(port: int, token: str, count: int, concurrency: int) -> Figur
     return Figures(latencies, elapsed, {200: len(latencies)})
 
 
-async def fixed_rate(port: int, token: str, codes: list[str], rate: float, connections: int = 64) -> Figures:
+async def fixed_rate(ports: list[int], token: str, codes: list[str], rate: float, connections: int = 64) -> Figures:
     """Open loop: requests start on schedule whatever the answers; latency counts from the scheduled start."""
     idle: asyncio.Queue[HttpConnection] = asyncio.Queue()
-    for _ in range(connections):
-        idle.put_nowait(await HttpConnection("127.0.0.1", port, token).open())
+    for i in range(connections):
+        idle.put_nowait(await HttpConnection("127.0.0.1", ports[i % len(ports)], token).open())
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     start = time.perf_counter()
@@ -376,7 +376,7 @@ async def lag_to_wallet(stack: TestStack, redemption_port: int, token: str, rede
 async def main(args: argparse.Namespace) -> None:
     levels = [int(x) for x in args.levels.split(",")]
     stack = await asyncio.to_thread(start_test_stack)
-    process = None
+    replicas = []
     try:
         key = stack.secrets["CARNET_TICKET_CODE_HASH_KEY"].encode()
         affiliate_id = f"bench-{uuid.uuid4().hex[:8]}"
@@ -387,19 +387,26 @@ async def main(args: argparse.Namespace) -> None:
         store = RedemptionStore(lambda: pool, d.GuessingLimit())
 
         service_dsn = await stack.create_database("redemption_bench")
-        process = stack.service("redemption", database_url=service_dsn, env={
-            "CARNET_REDEMPTION_DATABASE_POOL_MIN": str(POOL_SIZE),
-            "CARNET_REDEMPTION_DATABASE_POOL_MAX": str(POOL_SIZE),
-            "CARNET_LOG_LEVEL": "WARNING",
-            **dict(pair.split("=", 1) for pair in args.service_env),
-        })
-        await asyncio.to_thread(process.start, timeout=120)
+        for _ in range(args.replicas):  # replicas share the database, as on Kubernetes
+            replicas.append(stack.service("redemption", database_url=service_dsn, env={
+                "CARNET_REDEMPTION_DATABASE_POOL_MIN": str(POOL_SIZE),
+                "CARNET_REDEMPTION_DATABASE_POOL_MAX": str(POOL_SIZE),
+                "CARNET_LOG_LEVEL": "WARNING",
+                **dict(pair.split("=", 1) for pair in args.service_env),
+            }))
+            await asyncio.to_thread(replicas[-1].start, timeout=120)
+        process = replicas[0]
+        ports = [r.port for r in replicas]
+
+        def service_cpu() -> float:
+            return sum(cpu_seconds(r.process.pid) for r in replicas)
+
         token = stack.token("affiliate", affiliate_id=affiliate_id, ttl_seconds=6 * 3600)
 
-        print(f"redemption benchmark: {args.requests} redemptions per level, pool {POOL_SIZE}, one service process;"
+        print(f"redemption benchmark: {args.requests} redemptions per level, pool {POOL_SIZE} per process, {args.replicas} service process(es);"
               f" load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         warm = await seed(service_dsn, key, affiliate_id, 200)
-        await full_path(process.port, token, warm, 8)
+        await full_path(ports, token, warm, 8)
         await baseline(store, key, affiliate_id, await seed(baseline_dsn, key, affiliate_id, 200), 8)
 
         floor_before = cpu_seconds(process.process.pid)
@@ -412,9 +419,9 @@ async def main(args: argparse.Namespace) -> None:
         for level in levels:
             a = await baseline(store, key, affiliate_id, await seed(baseline_dsn, key, affiliate_id, args.requests), level)
             codes = await seed(service_dsn, key, affiliate_id, args.requests)
-            cpu_before = cpu_seconds(process.process.pid)
-            b = await full_path(process.port, token, codes, level)
-            cpu_per_request = (cpu_seconds(process.process.pid) - cpu_before) / len(codes)
+            cpu_before = service_cpu()
+            b = await full_path(ports, token, codes, level)
+            cpu_per_request = (service_cpu() - cpu_before) / len(codes)
             print(a.line(f"(a) baseline asyncpg  c={level}"))
             print(b.line(f"(b) full path HTTP    c={level}"))
             print(f"    service process CPU per redemption at c={level}: {cpu_per_request * 1000:.2f} ms")
@@ -424,7 +431,7 @@ async def main(args: argparse.Namespace) -> None:
         await pool.close()
 
         rate_codes = await seed(service_dsn, key, affiliate_id, int(args.rate * args.rate_seconds))
-        f = await fixed_rate(process.port, token, rate_codes, args.rate)
+        f = await fixed_rate(ports, token, rate_codes, args.rate)
         print(f.line(f"(b) open loop at {args.rate:.0f}/s"))
 
         lag_codes = await seed(service_dsn, key, affiliate_id, args.lag_samples)
@@ -446,8 +453,8 @@ async def main(args: argparse.Namespace) -> None:
                       f"   max {(lags[-1] if lags else float('nan')) * 1000:.1f} ms")
         print(f"summary: ratio (b)/(a) by level {dict(zip(levels, (round(r, 2) for r in ratios), strict=True))}")
     finally:
-        if process is not None:
-            await asyncio.to_thread(process.stop)
+        for replica in replicas:
+            await asyncio.to_thread(replica.stop)
         await asyncio.to_thread(stack.stop)
 
 
@@ -458,6 +465,7 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop rate, redemptions per second")
     parser.add_argument("--rate-seconds", type=float, default=10.0)
     parser.add_argument("--lag-samples", type=int, default=200)
+    parser.add_argument("--replicas", type=int, default=1, help="service processes sharing the database")
     parser.add_argument("--service-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for the service process, e.g. OTEL_SDK_DISABLED=true")
     asyncio.run(main(parser.parse_args()))
