@@ -18,6 +18,18 @@ from .scanner import Scanner
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 
+_REFUSALS = {
+    403: "AFFILIATE_NOT_ACTIVE (or a token that is not an affiliate's)",
+    404: "TICKET_UNKNOWN",
+    409: "TICKET_ALREADY_REDEEMED (details.redeemed_at), TICKET_EXPIRED (details.valid_until, expired_since), "
+         "TICKET_VOIDED, TICKET_RESERVED_FOR_OTHER_AFFILIATE",
+    422: "CODE_MALFORMED, IDEMPOTENCY_KEY_REUSED, VALIDATION_ERROR",
+    429: "TOO_MANY_UNKNOWN_CODES (Retry-After header, details.retry_after_seconds)",
+}
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": f"{{error: {{code, message, details}}}}: {codes}"} for status, codes in _REFUSALS.items()
+}
+
 
 class RedeemTicket(BaseModel):
     ticket_code: str = Field(max_length=200, description="What the barcode holds or the person typed.")
@@ -68,7 +80,7 @@ def router(scanner: Scanner) -> APIRouter:
     routes = APIRouter(prefix="/v1", tags=["redemption"])
     affiliate = Depends(affiliate_principal)
 
-    @routes.post("/redemptions", status_code=201)
+    @routes.post("/redemptions", status_code=201, responses=_ERROR_RESPONSES)
     async def redeem(
         body: RedeemTicket,
         idempotency_key: Annotated[str, Header(min_length=1, max_length=MAX_IDEMPOTENCY_KEY_LENGTH)],
@@ -78,7 +90,7 @@ def router(scanner: Scanner) -> APIRouter:
         answered = await scanner.redeem(affiliate_of(principal), idempotency_key, body.ticket_code)
         return JSONResponse(answered.body, status_code=answered.status_code)
 
-    @routes.get("/tickets/{ticket_code}")
+    @routes.get("/tickets/{ticket_code}", responses=_ERROR_RESPONSES)
     async def check(ticket_code: str, principal: Principal = affiliate) -> dict[str, Any]:
         """What redeeming would do now, without redeeming."""
         return await scanner.check(affiliate_of(principal), ticket_code)
