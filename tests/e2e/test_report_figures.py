@@ -84,7 +84,7 @@ def test_the_table_uses_the_departements_words_and_json_keeps_cents():
     console = Console(record=True, width=120)
     console.print(as_table(report()))
     shown = console.export_text()
-    for words in ("Pass délivrés", "Collégiens ayant utilisé leur Pass", "Montant des Pass utilisés", "90,00 €",
-                  "10 € : 2", "Organismes affiliés", "75 % sous 15 jours"):
+    for words in ("Pass délivrés", "Collégiens ayant utilisé leur Pass", "Montant des Pass utilisés", "90,00\u00a0€",
+                  "10\u00a0€ : 2", "Organismes affiliés", "75 % sous 15 jours"):
         assert words in shown
     assert json.loads(as_json(report()))["consumed_cents"] == 9000

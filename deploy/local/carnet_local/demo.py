@@ -28,11 +28,12 @@ from datetime import date, datetime, timedelta
 from email import policy
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 import httpx
 
-PARIS = ZoneInfo("Europe/Paris")
+from carnet_contracts.calendar import PARIS
+from carnet_contracts.display import euros
+
 T = TypeVar("T")
 
 LAST_NAMES = [
@@ -877,7 +878,3 @@ def _topic(name: str) -> str:
     return getattr(topics, name).name
 
 
-def euros(cents: int) -> str:
-    whole, rest = divmod(abs(cents), 100)
-    text = f"{whole:,}".replace(",", "\u202f")
-    return f"{'-' if cents < 0 else ''}{text},{rest:02d} €"

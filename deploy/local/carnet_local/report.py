@@ -18,7 +18,10 @@ from typing import Any
 
 import httpx
 
-from .demo import PARIS, DemoError, Endpoints, euros
+from carnet_contracts.calendar import PARIS
+from carnet_contracts.display import euros
+
+from .demo import DemoError, Endpoints
 
 # An affiliate is "new" in a campaign when it joined from the month before enrolment opens
 # (the kit goes out at the end of May for a 1 June opening) onwards.
@@ -152,7 +155,7 @@ def _ratio(r: float | None) -> str:
 def rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(key, French label, value as a person reads it), in the order of the département's slides."""
     d = f["validation_delay"]
-    amounts = " ; ".join(f"{euros(m['amount_cents']).replace(',00', '')} : {_number(m['tickets'])}"
+    amounts = " ; ".join(f"{euros(m['amount_cents'], drop_zero_cents=True)} : {_number(m['tickets'])}"
                          for m in f["most_used_amounts"]) or "–"
     a = f["applications"]
     return [

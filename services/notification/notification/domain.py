@@ -12,9 +12,8 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import ClassVar
-from zoneinfo import ZoneInfo
+from carnet_contracts.calendar import PARIS, end_of_paris_day
 
-PARIS = ZoneInfo("Europe/Paris")
 
 
 class NotificationError(Exception):
@@ -398,11 +397,6 @@ class Delivery:
 
 
 # --- Retention -----------------------------------------------------------------------------
-
-
-def end_of_paris_day(day: date) -> datetime:
-    """The instant a Paris calendar day ends, for a rule that holds "through" that day."""
-    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=PARIS)
 
 
 def forget_at(

@@ -19,6 +19,8 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup, escape
 
+from carnet_contracts import display
+
 from .domain import PARIS, Content
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -32,10 +34,7 @@ NBSP = "\u00a0"
 
 def euros(cents: int) -> str:
     """70 €, 12,50 €, 2 155 000 €: as the département writes amounts."""
-    sign = "-" if cents < 0 else ""
-    whole, rest = divmod(abs(cents), 100)
-    grouped = f"{whole:,}".replace(",", NBSP)
-    return f"{sign}{grouped}{NBSP}€" if rest == 0 else f"{sign}{grouped},{rest:02d}{NBSP}€"
+    return display.euros(cents, drop_zero_cents=True)
 
 
 def french_date(day: date | datetime) -> str:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
-PARIS = ZoneInfo("Europe/Paris")
+from carnet_contracts.calendar import PARIS, end_of_paris_day
+from carnet_contracts.display import day as format_day
+from carnet_contracts.display import euros as format_euros
 MAX_TICKETS_PER_SHEET = 7
 
 
@@ -44,19 +45,8 @@ class Refusal(Exception):
         self.details = dict(details or {})
 
 
-def format_euros(cents: int) -> str:
-    """Cents as a French reader expects them: 1234 -> '12,34 €', 123400 -> '1 234,00 €'."""
-    euros, rest = divmod(cents, 100)
-    return f"{euros:,}".replace(",", " ") + f",{rest:02d} €"
-
-
-def format_day(day: date) -> str:
-    return day.strftime("%d/%m/%Y")
-
-
-def validity_end(valid_until: date) -> datetime:
-    """The instant a pass stops being valid: the end of its last Europe/Paris day."""
-    return datetime.combine(valid_until + timedelta(days=1), time.min, tzinfo=PARIS)
+# The redemption service refuses an expired ticket from the same instant (shared rule).
+validity_end = end_of_paris_day
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ async def test_refusals_voiding_redemption_events_sheet_access_and_figures(stack
 
         status, body = await credit(t1, amount_cents=400)
         assert (status, body["error"]["code"]) == (422, "AMOUNT_OUT_OF_RANGE")
-        assert body["error"]["message"] == "Le montant d'un ticket doit être compris entre 5,00 € et 70,00 €."
+        assert body["error"]["message"] == "Le montant d'un ticket doit être compris entre 5,00\u00a0€ et 70,00\u00a0€."
         status, body = await credit(t1, amount_cents=1000, affiliate_id=closed)
         assert (status, body["error"]["code"]) == (422, "AFFILIATE_NOT_ACTIVE")
         status, body = await credit(t1, amount_cents="dix")

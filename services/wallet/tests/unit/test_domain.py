@@ -91,7 +91,7 @@ def test_a_credit_above_the_remaining_allowance_is_refused_and_changes_nothing()
         credit(wallet, 2, 700)
     assert caught.value.code == "ALLOWANCE_EXCEEDED"
     assert caught.value.details["remaining_cents"] == 600
-    assert "6,00 €" in caught.value.message
+    assert "6,00\u00a0€" in caught.value.message
     assert wallet.tickets[1].status is TicketStatus.BLANK
     assert wallet.credited_cents == 6400
 
@@ -137,13 +137,13 @@ def test_refusal_messages_are_french_sentences_with_euros():
     wallet = make_wallet()
     with pytest.raises(Refusal) as caught:
         credit(wallet, 1, 100)
-    assert caught.value.message == "Le montant d'un ticket doit être compris entre 5,00 € et 70,00 €."
+    assert caught.value.message == "Le montant d'un ticket doit être compris entre 5,00\u00a0€ et 70,00\u00a0€."
 
 
 def test_euros_are_written_the_french_way():
-    assert format_euros(1000) == "10,00 €"
-    assert format_euros(505) == "5,05 €"
-    assert format_euros(123456) == "1 234,56 €"
+    assert format_euros(1000) == "10,00\u00a0€"
+    assert format_euros(505) == "5,05\u00a0€"
+    assert format_euros(123456) == "1\u202f234,56\u00a0€"
 
 
 # -- assignment -------------------------------------------------------------------------------------
