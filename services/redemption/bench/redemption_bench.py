@@ -151,7 +151,13 @@ class HttpConnection:
             lines.append("Content-Type: application/json")
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-        status = int((await self.reader.readline()).split()[1])
+        status_line = await self.reader.readline()
+        if not status_line:  # the server closed an idle keep-alive connection: open another, send again
+            self.close()
+            await self.open()
+            self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+            status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
         length = 0
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode().partition(":")
@@ -357,13 +363,15 @@ async def lag_to_wallet(stack: TestStack, redemption_port: int, token: str, rede
                 status, _ = await scanner.redeem(code)
                 answered = time.perf_counter()
                 if status != 201:
-                    continue
+                    raise RuntimeError(f"the redemption of a wallet's ticket answered {status}")
                 while time.perf_counter() - answered < 10:
                     view = (await client.get(f"/v1/wallets/{wallet_id}")).json()
                     if any(t["ticket_id"] == ticket_id and t["status"] == "redeemed" for t in view["tickets"]):
                         lags.append(time.perf_counter() - answered)
                         break
                     await asyncio.sleep(0.005)
+                else:
+                    raise RuntimeError("the wallet did not show a redeemed ticket within 10 s")
             scanner.close()
         return sorted(lags)
     finally:
