@@ -359,19 +359,23 @@ async def lag_to_wallet(stack: TestStack, redemption_port: int, token: str, rede
                 await conn.close()
             scanner = await HttpConnection("127.0.0.1", redemption_port, token).open()
             lags = []
-            for wallet_id, ticket_id, code in tickets:
+            # The first one also waits for the wallet's consumer group to settle (a rebalance after
+            # start-up pauses consumption for seconds); it is not counted.
+            for i, (wallet_id, ticket_id, code) in enumerate(tickets):
                 status, _ = await scanner.redeem(code)
                 answered = time.perf_counter()
                 if status != 201:
                     raise RuntimeError(f"the redemption of a wallet's ticket answered {status}")
-                while time.perf_counter() - answered < 10:
+                patience = 60 if i == 0 else 10
+                while time.perf_counter() - answered < patience:
                     view = (await client.get(f"/v1/wallets/{wallet_id}")).json()
                     if any(t["ticket_id"] == ticket_id and t["status"] == "redeemed" for t in view["tickets"]):
-                        lags.append(time.perf_counter() - answered)
+                        if i:
+                            lags.append(time.perf_counter() - answered)
                         break
                     await asyncio.sleep(0.005)
                 else:
-                    raise RuntimeError("the wallet did not show a redeemed ticket within 10 s")
+                    raise RuntimeError(f"the wallet did not show a redeemed ticket within {patience} s")
             scanner.close()
         return sorted(lags)
     finally:
