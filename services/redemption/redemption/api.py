@@ -66,21 +66,21 @@ class VerifiedTokens:
         return principal
 
 
-_verified = VerifiedTokens()
+def affiliate_dependency(tokens: VerifiedTokens):
+    async def affiliate_principal(
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+    ) -> Principal:
+        """carnet_runtime.auth.require("affiliate"), but async (FastAPI runs a sync dependency in a worker
+        thread: two thread hops per request) and remembering verified tokens: on the scanner's hot path
+        both cost more than the redemption's own work."""
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Unauthenticated("AUTHENTICATION_REQUIRED", "Veuillez vous identifier pour accéder à ce service.")
+        principal = tokens.principal(credentials.credentials, request.app.state.token_verifier)
+        if principal.role != "affiliate":
+            raise Forbidden("FORBIDDEN", "Vous n'avez pas accès à cette fonction.")
+        return principal
 
-
-async def affiliate_principal(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> Principal:
-    """carnet_runtime.auth.require("affiliate"), but async (FastAPI runs a sync dependency in a worker
-    thread: two thread hops per request) and remembering verified tokens: on the scanner's hot path
-    both cost more than the redemption's own work."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated("AUTHENTICATION_REQUIRED", "Veuillez vous identifier pour accéder à ce service.")
-    principal = _verified.principal(credentials.credentials, request.app.state.token_verifier)
-    if principal.role != "affiliate":
-        raise Forbidden("FORBIDDEN", "Vous n'avez pas accès à cette fonction.")
-    return principal
+    return Depends(affiliate_principal)
 
 
 def affiliate_of(principal: Principal) -> str:
@@ -109,7 +109,7 @@ def _instant(text: str | None, field: str, *, end_of_day: bool) -> datetime | No
 
 def router(scanner: Scanner) -> APIRouter:
     routes = APIRouter(prefix="/v1", tags=["redemption"])
-    affiliate = Depends(affiliate_principal)
+    affiliate = affiliate_dependency(VerifiedTokens())
 
     @routes.post("/redemptions", status_code=201, responses=_ERROR_RESPONSES)
     async def redeem(
