@@ -34,6 +34,10 @@ class Feed:
         self.key = stack.secrets["CARNET_TICKET_CODE_HASH_KEY"].encode()
         self.campaign_id = f"campaign-{uuid.uuid4().hex[:8]}"
 
+    def another_campaign(self) -> Feed:
+        """The same service, tickets of another campaign."""
+        return Feed(self.stack, self.database_url)
+
     async def publish(self, *events: Event) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=self.stack.kafka_bootstrap, enable_idempotence=True)
         await producer.start()

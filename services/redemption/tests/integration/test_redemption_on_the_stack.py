@@ -202,11 +202,19 @@ async def test_the_redeemer_cancels_within_the_grace_period_but_never_once_batch
         assert locked.status_code == 409
         assert locked.json()["error"]["code"] == "REDEMPTION_IN_REIMBURSEMENT_BATCH"
 
+        strict = feed.another_campaign()  # a campaign that allows no cancel at all
+        await strict.campaign(grace_minutes=0)
+        [late] = await strict.tickets(1)
+        too_late = (await redeem(late.code)).json()
+        refused = await client.post(f"/v1/redemptions/{too_late['redemption_id']}/cancel",
+                                    headers=headers(stack, affiliate_id))
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "CANCEL_PERIOD_OVER"
+
         listed = (await client.get("/v1/redemptions", params={"from": "2000-01-01", "to": "2999-12-31"},
                                    headers=headers(stack, affiliate_id))).json()
         assert {r["redemption_id"]: r["status"] for r in listed["redemptions"]} == {
-            one["redemption_id"]: "cancelled", two["redemption_id"]: "active"}
-        assert listed["total_cents"] == 1500
+            one["redemption_id"]: "cancelled", two["redemption_id"]: "active", too_late["redemption_id"]: "active"}
+        assert listed["total_cents"] == 1500 + 1000
     events = await events_for(stack, {first.ticket_id},
                               lambda found: sum(m["event_type"] == "TicketRedeemed" for m in found) >= 2)
     assert Counter(m["event_type"] for m in events) == {"TicketRedeemed": 2, "RedemptionCancelled": 1}
