@@ -96,7 +96,9 @@ class KafkaNode:
             return
         cluster_id = _cluster_id()
         result = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties), "--standalone"),
+            # `--cluster-id=` form: a random id may begin with "-", which the option parser would misread.
+            self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(properties),
+                       "--standalone"),
             capture_output=True, text=True, timeout=120,
         )
         if result.returncode != 0:

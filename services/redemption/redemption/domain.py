@@ -9,12 +9,14 @@ agree, and only one request can ever win a ticket.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
-PARIS = ZoneInfo("Europe/Paris")
+from carnet_contracts.calendar import PARIS, end_of_paris_day
+from carnet_contracts.display import day as format_day
+from carnet_contracts.display import moment as format_moment
+
 DEFAULT_CANCEL_GRACE_MINUTES = 30
 
 # Stable refusal codes (API.md). The HTTP status of each is decided in one place, the API.
@@ -43,19 +45,8 @@ class Refusal(Exception):
         self.details = dict(details or {})
 
 
-def format_day(day: date) -> str:
-    return day.strftime("%d/%m/%Y")
-
-
-def format_moment(moment: datetime) -> str:
-    """An instant as the person at the counter reads it, in Europe/Paris."""
-    local = moment.astimezone(PARIS)
-    return f"{local:%d/%m/%Y} à {local:%H} h {local:%M}"
-
-
-def validity_end(valid_until: date) -> datetime:
-    """The first instant a ticket is no longer valid: the end of its last Europe/Paris day."""
-    return datetime.combine(valid_until + timedelta(days=1), time.min, tzinfo=PARIS)
+# The first instant a ticket is no longer valid; the wallet shows "expired" from the same instant.
+validity_end = end_of_paris_day
 
 
 class TicketStatus(StrEnum):

@@ -18,15 +18,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from opentelemetry import propagate
 
-from carnet_contracts.envelope import Envelope, Event
+from carnet_contracts.envelope import Event
+from carnet_runtime.outbox import INSERT_SQL as OUTBOX_INSERT
+from carnet_runtime.outbox import NOTIFY_CHANNEL, Outbox, OutboxRow
 
 from . import domain as d
 
 PRODUCER = "redemption"
-# The runtime relay listens on this channel (carnet_runtime.outbox) to publish without waiting for its poll.
-OUTBOX_CHANNEL = "carnet_outbox"
 
 
 @dataclass(frozen=True)
@@ -44,24 +43,12 @@ class Look:
     stored: StoredAnswer | None
 
 
-@dataclass(frozen=True)
-class OutboxRow:
-    event_id: uuid.UUID
-    topic: str
-    key: str
-    event_type: str
-    envelope: dict[str, Any]
-    headers: dict[str, str]
+_OUTBOX = Outbox(PRODUCER)
 
 
 def outbox_row(event: Event, campaign_id: str | None = None) -> OutboxRow:
-    """What carnet_runtime's Outbox.add writes, built here so it can ride inside a larger statement."""
-    envelope = Envelope.wrap(event, producer=PRODUCER, campaign_id=campaign_id)
-    headers: dict[str, str] = {}
-    propagate.inject(headers)
-    return OutboxRow(
-        envelope.event_id, event.topic.name, event.key(), event.event_type, envelope.model_dump(mode="json"), headers
-    )
+    """What the runtime's Outbox.add writes, built here so it can ride inside a larger statement."""
+    return _OUTBOX.row(event, campaign_id=campaign_id)
 
 
 def _ticket(row: asyncpg.Record) -> d.Ticket:
@@ -197,11 +184,11 @@ class RedemptionStore:
             redemption.answer(),
             event.event_id,
             event.topic,
-            event.key,
+            event.message_key,
             event.event_type,
             event.envelope,
             event.headers,
-            OUTBOX_CHANNEL,
+            NOTIFY_CHANNEL,
         )
         return row is not None
 
@@ -230,11 +217,11 @@ class RedemptionStore:
             unknown_code,
             event.event_id,
             event.topic,
-            event.key,
+            event.message_key,
             event.event_type,
             event.envelope,
             event.headers,
-            OUTBOX_CHANNEL,
+            NOTIFY_CHANNEL,
         )
         return row is not None
 
@@ -409,12 +396,12 @@ class RedemptionStore:
             """,
             event.event_id,
             event.topic,
-            event.key,
+            event.message_key,
             event.event_type,
             event.envelope,
             event.headers,
         )
-        await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
+        await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
 
     async def forget_old_keys(self, older_than: timedelta) -> None:
         await self.pool.execute(

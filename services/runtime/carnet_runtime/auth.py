@@ -103,7 +103,8 @@ class TokenVerifier:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+# Dependencies are `async def` so that FastAPI runs them on the event loop, not in a worker thread.
+async def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("AUTHENTICATION_REQUIRED", "Veuillez vous identifier pour accéder à ce service.")
     verifier: TokenVerifier = request.app.state.token_verifier
@@ -116,7 +117,7 @@ CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 def require(*roles: str):
     """A dependency that answers 401 without a valid token and 403 for a role not in `roles`."""
 
-    def dependency(principal: CurrentPrincipal) -> Principal:
+    async def dependency(principal: CurrentPrincipal) -> Principal:
         if roles and principal.role not in roles:
             raise Forbidden("FORBIDDEN", "Vous n'avez pas accès à cette fonction.")
         return principal

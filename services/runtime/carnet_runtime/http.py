@@ -69,13 +69,33 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "INTERNAL_ERROR", "Une erreur inattendue s'est produite : réessayez dans un instant.")
 
 
-def install_request_metrics(app: FastAPI, service: str) -> None:
-    @app.middleware("http")
-    async def observe(request: Request, call_next):
+class RequestMetrics:
+    """Pure ASGI middleware timing each request by its route (cheaper than Starlette's BaseHTTPMiddleware)."""
+
+    def __init__(self, app, service: str):
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        HTTP_LATENCY.labels(
-            service, request.method, getattr(route, "path", "unmatched"), str(response.status_code)
-        ).observe(time.perf_counter() - started)
-        return response
+        status = {"code": 500}
+
+        async def send_and_remember(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_remember)
+        finally:
+            route = scope.get("route")
+            HTTP_LATENCY.labels(
+                self.service, scope["method"], getattr(route, "path", "unmatched"), str(status["code"])
+            ).observe(time.perf_counter() - started)
+
+
+def install_request_metrics(app: FastAPI, service: str) -> None:
+    app.add_middleware(RequestMetrics, service=service)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -27,33 +29,51 @@ OUTBOX_OLDEST_AGE = Gauge("carnet_outbox_oldest_pending_age_seconds", "Age of th
 OUTBOX_PUBLISHED = Counter("carnet_outbox_published_total", "Outbox events confirmed by Kafka", ["service"])
 OUTBOX_FAILURES = Counter("carnet_outbox_publish_failures_total", "Outbox publish attempts that failed", ["service"])
 
-_NOTIFY_CHANNEL = "carnet_outbox"
+# The relay LISTENs here; a writer NOTIFYs in its transaction so that the relay publishes at commit.
+NOTIFY_CHANNEL = "carnet_outbox"
 _RELAY_LOCK_KEY = 0x6F7574626F78  # "outbox": one relay per database, whatever the replicas
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """The values of one outbox row, in the column order of INSERT_SQL's parameters."""
+
+    event_id: uuid.UUID
+    topic: str
+    message_key: str
+    event_type: str
+    envelope: dict[str, Any]
+    headers: dict[str, str]
+
+    def values(self) -> tuple:
+        return (self.event_id, self.topic, self.message_key, self.event_type, self.envelope, self.headers)
+
+
+INSERT_SQL = """
+INSERT INTO outbox (event_id, topic, message_key, event_type, envelope, headers)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)
+"""
 
 
 class Outbox:
     def __init__(self, producer: str):
         self.producer = producer
 
-    async def add(self, conn: asyncpg.Connection, event: Event, *, campaign_id: str | None = None) -> Envelope:
-        """Record `event` in the caller's transaction; the relay publishes it after commit."""
+    def row(self, event: Event, *, campaign_id: str | None = None) -> OutboxRow:
+        """The row `add` writes, for a writer that folds the insert into a larger statement
+        (the redemption hot path) and NOTIFYs NOTIFY_CHANNEL itself."""
         envelope = Envelope.wrap(event, producer=self.producer, campaign_id=campaign_id)
         trace_headers: dict[str, str] = {}
         propagate.inject(trace_headers)  # so the consumer's span joins the trace that caused the event
-        await conn.execute(
-            """
-            INSERT INTO outbox (event_id, topic, message_key, event_type, envelope, headers)
-            VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)
-            """,
-            envelope.event_id,
-            event.topic.name,
-            event.key(),
-            event.event_type,
-            envelope.model_dump(mode="json"),
-            trace_headers,
-        )
-        await conn.execute("SELECT pg_notify($1, '')", _NOTIFY_CHANNEL)
-        return envelope
+        return OutboxRow(envelope.event_id, event.topic.name, event.key(), event.event_type,
+                         envelope.model_dump(mode="json"), trace_headers)
+
+    async def add(self, conn: asyncpg.Connection, event: Event, *, campaign_id: str | None = None) -> Envelope:
+        """Record `event` in the caller's transaction; the relay publishes it after commit."""
+        row = self.row(event, campaign_id=campaign_id)
+        await conn.execute(INSERT_SQL, *row.values())
+        await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+        return Envelope.model_validate(row.envelope)
 
 
 class OutboxRelay:
@@ -89,12 +109,12 @@ class OutboxRelay:
                     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK_KEY):
                         await asyncio.sleep(1.0)  # another replica relays this database
                         continue
-                    await conn.add_listener(_NOTIFY_CHANNEL, self._on_notify)
+                    await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
                     try:
                         await self._relay_while_leader(conn)
                     finally:
                         with suppress(Exception):
-                            await conn.remove_listener(_NOTIFY_CHANNEL, self._on_notify)
+                            await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
                             await conn.execute("SELECT pg_advisory_unlock($1)", _RELAY_LOCK_KEY)
                 finally:
                     with suppress(Exception):

@@ -123,7 +123,10 @@ class Service:
     def asgi(self) -> FastAPI:
         """The ASGI application: FastAPI routes; the lifespan also runs the Kafka subscribers."""
         self.consumers.subscribe(self.broker, lambda: self.pool)
-        FastAPIInstrumentor.instrument_app(self.api, tracer_provider=setup_tracing(self.name), excluded_urls="health,metrics")
+        FastAPIInstrumentor.instrument_app(
+            self.api, tracer_provider=setup_tracing(self.name), excluded_urls="health,metrics",
+            exclude_spans=["receive", "send"],  # one span per request, not three
+        )
         return self.api
 
     # --- life cycle ------------------------------------------------------------------------
