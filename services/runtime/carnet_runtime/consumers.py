@@ -125,6 +125,8 @@ class Consumers:
                 ack_policy=AckPolicy.MANUAL,
                 auto_offset_reset="earliest",
                 title=f"{self.service}:{topic.name}",
+                description=f"Key: {topic.key}. Envelope whose data is one of: {', '.join(handlers)} "
+                f"(other event types on this topic are skipped).",
             )(dispatch)
 
     def _dispatcher(self, topic: Topic, handlers: dict[str, Handler], broker: KafkaBroker, pool_of):

@@ -13,7 +13,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import asyncpg
 import uvicorn
@@ -27,6 +27,9 @@ from faststream.specification import AsyncAPI
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from carnet_contracts.events import events_on
+from carnet_contracts.topics import ALL_TOPICS
 
 from . import db
 from .auth import TokenSigner, TokenVerifier
@@ -123,11 +126,28 @@ class Service:
     def asgi(self) -> FastAPI:
         """The ASGI application: FastAPI routes; the lifespan also runs the Kafka subscribers."""
         self.consumers.subscribe(self.broker, lambda: self.pool)
+        self._document_publications()
         FastAPIInstrumentor.instrument_app(
             self.api, tracer_provider=setup_tracing(self.name), excluded_urls="health,metrics",
             exclude_spans=["receive", "send"],  # one span per request, not three
         )
         return self.api
+
+    def _document_publications(self) -> None:
+        """Declare the topics this service owns, so that /asyncapi.json shows what it publishes
+        (the outbox relay does the sending)."""
+        for topic in ALL_TOPICS:
+            events = events_on(topic)
+            if topic.owner != self.name or not events:
+                continue
+            self.broker.publisher(
+                topic.name,
+                title=f"{topic.name}:publish",
+                description=(f"Key: {topic.key}. Envelope (event_id, event_type, schema_version, occurred_at, "
+                             f"producer, campaign_id, data) whose data is one of: "
+                             f"{', '.join(e.event_type for e in events)}."),
+                schema=Union[tuple(events)],  # noqa: UP007 - a runtime union of classes
+            )
 
     # --- life cycle ------------------------------------------------------------------------
 
