@@ -43,11 +43,29 @@ STATEMENTS = [
 ]
 ENROLMENT = {"total": 6, "by_status": {"wallet_ready": 4, "rejected": 1, "submitted": 1}, "granted": 4,
              "validation_delay": {"median_days": 3.5, "p90_days": 12.0, "within_promise_ratio": 0.75, "promise_days": 15}}
-WALLET_STATS = {"passes_with_wallet": 4, "credited_cents": 13000}
+
+
+def wallet_stats(wallets: list[dict]) -> dict:
+    """What the wallet's GET /v1/stats answers for these wallets."""
+    by_amount: dict[int, dict[str, int]] = {}
+    for t in (t for w in wallets for t in w["tickets"] if t["amount_cents"] is not None):
+        statuses = by_amount.setdefault(t["amount_cents"], {})
+        statuses[t["status"]] = statuses.get(t["status"], 0) + 1
+    allowance = sum(w["allowance_cents"] for w in wallets)
+    credited = allowance - sum(w["remaining_cents"] for w in wallets)
+    return {
+        "passes_with_wallet": len(wallets),
+        "wallets_with_redeemed_ticket": sum(1 for w in wallets if any(t["status"] == "redeemed" for t in w["tickets"])),
+        "allowance_cents": allowance, "credited_cents": credited, "remaining_cents": allowance - credited,
+        "tickets_by_amount": [{"amount_cents": a, "by_status": st} for a, st in sorted(by_amount.items())],
+    }
+
+
+WALLET_STATS = wallet_stats(WALLETS)
 
 
 def report() -> dict:
-    return figures(CAMPAIGN, ENROLMENT, WALLET_STATS, WALLETS, AFFILIATES, STATEMENTS)
+    return figures(CAMPAIGN, ENROLMENT, WALLET_STATS, AFFILIATES, STATEMENTS)
 
 
 def test_money_adds_up_from_the_allowance_to_the_affiliates():

@@ -4,7 +4,7 @@ consommés, 73 500 tickets, montants les plus utilisés : 10 €, 70 €, 30 €
 40 nouveaux"), gathered from the services' own APIs with an admin token.
 
 Where a service has no figure for it, the report adds up what the service shows one by one
-(each wallet, each affiliate's statement): the numbers are the services' own.
+(each affiliate's statement): the numbers are the services' own.
 """
 
 from __future__ import annotations
@@ -55,14 +55,6 @@ class Gatherer:
         # the campaign of the year: the one whose enrolment opened last
         return max(campaigns, key=lambda c: (c["enrolment_opens"], c["campaign_id"]))
 
-    async def wallets(self, campaign_id: str) -> list[dict[str, Any]]:
-        schools = await self.get(f"{self.ep.enrolment}/v1/schools")
-        lists = await asyncio.gather(*(self.get(f"{self.ep.enrolment}/v1/schools/{s['school_id']}/applications")
-                                       for s in schools))
-        wallet_ids = sorted({a["wallet_id"] for apps in lists for a in apps
-                             if a["campaign_id"] == campaign_id and a.get("wallet_id")})
-        return list(await asyncio.gather(*(self.get(f"{self.ep.wallet}/v1/wallets/{w}") for w in wallet_ids)))
-
     async def affiliates(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         for status in ("active", "suspended"):
@@ -80,30 +72,27 @@ class Gatherer:
         async with httpx.AsyncClient(timeout=60) as self.http:
             campaign = await self.campaign(campaign_id)
             cid = campaign["campaign_id"]
-            enrolment, wallet_stats, wallets, affiliates = await asyncio.gather(
+            enrolment, wallet_stats, affiliates = await asyncio.gather(
                 self.get(f"{self.ep.enrolment}/v1/stats", campaign_id=cid),
                 self.get(f"{self.ep.wallet}/v1/stats", campaign_id=cid),
-                self.wallets(cid),
                 self.affiliates(),
             )
             statements = await asyncio.gather(*(
                 self.get(f"{self.ep.affiliation}/v1/affiliates/{a['affiliate_id']}/statement", campaign_id=cid)
                 for a in affiliates))
-        return figures(campaign, enrolment, wallet_stats, wallets, affiliates, statements)
+        return figures(campaign, enrolment, wallet_stats, affiliates, statements)
 
 
-def figures(campaign: dict, enrolment: dict, wallet_stats: dict, wallets: list[dict], affiliates: list[dict],
+def figures(campaign: dict, enrolment: dict, wallet_stats: dict, affiliates: list[dict],
             statements: list[dict]) -> dict[str, Any]:
     """The report's figures from what the services answered; money in cents."""
-    tickets = [t for w in wallets for t in w["tickets"]]
+    by_amount = wallet_stats["tickets_by_amount"]
 
     def cents(*statuses: str) -> int:
-        return sum(t["amount_cents"] or 0 for t in tickets if t["status"] in statuses)
+        return sum(row["amount_cents"] * row["by_status"].get(status, 0) for row in by_amount for status in statuses)
 
-    redeemed_by_amount: dict[int, int] = {}
-    for t in tickets:
-        if t["status"] == "redeemed":
-            redeemed_by_amount[t["amount_cents"]] = redeemed_by_amount.get(t["amount_cents"], 0) + 1
+    redeemed_by_amount = {row["amount_cents"]: row["by_status"]["redeemed"]
+                          for row in by_amount if row["by_status"].get("redeemed")}
     most_used = sorted(redeemed_by_amount.items(), key=lambda item: (-item[1], -item[0]))
     since = date.fromisoformat(campaign["enrolment_opens"]) - NEW_AFFILIATE_LEAD
     new = [a for a in affiliates
@@ -117,11 +106,11 @@ def figures(campaign: dict, enrolment: dict, wallet_stats: dict, wallets: list[d
                          **{s: by_status.get(s, 0) for s in ("submitted", "validated", "wallet_ready", "rejected")}},
         "passes_granted": enrolment.get("granted", 0),
         "wallets": wallet_stats["passes_with_wallet"],
-        "students_who_used_their_pass": sum(1 for w in wallets if any(t["status"] == "redeemed" for t in w["tickets"])),
-        "allowance_granted_cents": sum(w["allowance_cents"] for w in wallets),
+        "students_who_used_their_pass": wallet_stats["wallets_with_redeemed_ticket"],
+        "allowance_granted_cents": wallet_stats["allowance_cents"],
         "credited_cents": wallet_stats["credited_cents"],
-        "remaining_cents": sum(w["remaining_cents"] for w in wallets),
-        "credited_tickets": sum(1 for t in tickets if t["amount_cents"] is not None),
+        "remaining_cents": wallet_stats["remaining_cents"],
+        "credited_tickets": sum(sum(row["by_status"].values()) for row in by_amount),
         "voided_cents": cents("voided"),
         "still_credited_cents": cents("credited", "void_pending", "expired"),
         "consumed_cents": cents("redeemed"),

@@ -295,7 +295,10 @@ def figures_view(found: dict[str, Any], campaign_id: str | None, watched: list[i
     return {
         "campaign_id": campaign_id,
         "passes_with_wallet": found["wallets"],
+        "wallets_with_redeemed_ticket": found["wallets_with_redeemed_ticket"],
+        "allowance_cents": found["allowance_cents"],
         "credited_cents": found["credited_cents"],
+        "remaining_cents": found["allowance_cents"] - found["credited_cents"],
         "tickets_by_status": by_status,
         "tickets_by_amount": list(by_amount.values()),
         "watched_amounts": {str(a): by_amount.get(a, {"count": 0})["count"] for a in watched},

@@ -155,7 +155,15 @@ _SHOWN_STATUS = """
 
 async def figures(conn: asyncpg.Connection, campaign_id: str | None, now: datetime) -> dict[str, Any]:
     scope = "($1::text IS NULL OR w.campaign_id = $1)"
-    wallets = await conn.fetchval(f"SELECT count(*) FROM wallets w WHERE {scope}", campaign_id)
+    totals = await conn.fetchrow(
+        f"""
+        SELECT count(*) AS wallets, coalesce(sum(w.allowance_cents), 0) AS allowance,
+               count(*) FILTER (WHERE EXISTS (SELECT 1 FROM tickets t
+                                              WHERE t.wallet_id = w.wallet_id AND t.status = 'redeemed')) AS used
+        FROM wallets w WHERE {scope}
+        """,
+        campaign_id,
+    )
     credited = await conn.fetchval(
         f"""
         SELECT coalesce(sum(t.amount_cents), 0) FROM tickets t JOIN wallets w USING (wallet_id)
@@ -180,7 +188,9 @@ async def figures(conn: asyncpg.Connection, campaign_id: str | None, now: dateti
         campaign_id, now,
     )
     return {
-        "wallets": wallets,
+        "wallets": totals["wallets"],
+        "allowance_cents": totals["allowance"],
+        "wallets_with_redeemed_ticket": totals["used"],
         "credited_cents": credited,
         "tickets_by_status": {r["shown"]: r["n"] for r in by_status},
         "amount_rows": [(r["amount_cents"], r["shown"], r["n"]) for r in by_amount],
