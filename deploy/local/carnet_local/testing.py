@@ -30,6 +30,23 @@ from .processes import StackError, free_port, stop_pid
 _db_counter = itertools.count(1)
 
 
+async def poll_database(database_url: str, query: str, *args: Any, timeout: float = 60.0) -> Any:
+    """Poll a service's own database until `query` gives a truthy value (its consumers caught up)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = await conn.fetchval(query, *args)
+            if value:
+                return value
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    raise AssertionError(f"the service did not apply the events within {timeout} s: {query}")
+
+
 @dataclass
 class ServiceProcess:
     """A service run as its own process (`python -m <module>`), as in production."""
@@ -250,4 +267,4 @@ def start_test_stack() -> TestStack:
     return TestStack(home=home, postgres=postgres, kafka=kafka, server_database_url=server_url, kafka_bootstrap=bootstrap)
 
 
-__all__ = ["SERVICE_PORTS", "ServiceProcess", "TestStack", "start_test_stack"]
+__all__ = ["SERVICE_PORTS", "ServiceProcess", "TestStack", "poll_database", "start_test_stack"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -15,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from carnet_contracts import ticket_code
 from carnet_contracts.envelope import Envelope, Event
 from carnet_contracts.events import AffiliateActivated, CampaignPublished, TicketCredited
+from carnet_local.testing import poll_database
 
 
 @dataclass
@@ -94,17 +94,7 @@ class Feed:
 
     async def until(self, query: str, *args, timeout: float = 60.0):
         """Poll the service's own database until `query` gives a truthy value."""
-        conn = await asyncpg.connect(self.database_url)
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                value = await conn.fetchval(query, *args)
-                if value:
-                    return value
-                await asyncio.sleep(0.1)
-        finally:
-            await conn.close()
-        raise AssertionError(f"the service did not apply the events within {timeout} s: {query}")
+        return await poll_database(self.database_url, query, *args, timeout=timeout)
 
     async def fetch(self, query: str, *args):
         conn = await asyncpg.connect(self.database_url)

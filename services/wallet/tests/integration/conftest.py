@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from datetime import UTC, date, datetime
 
@@ -12,6 +11,7 @@ import pytest
 
 from carnet_contracts.events import Guardian, PassGranted, Student
 from carnet_contracts.topics import WALLET_WALLETS
+from carnet_local.testing import poll_database
 
 
 class Feed:
@@ -46,17 +46,7 @@ class Feed:
 
     async def until(self, query: str, *args, timeout: float = 60.0):
         """Poll the service's own database until `query` gives a truthy value."""
-        conn = await asyncpg.connect(self.database_url)
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                value = await conn.fetchval(query, *args)
-                if value:
-                    return value
-                await asyncio.sleep(0.1)
-        finally:
-            await conn.close()
-        raise AssertionError(f"the service did not apply the events within {timeout} s: {query}")
+        return await poll_database(self.database_url, query, *args, timeout=timeout)
 
     async def fetchval(self, query: str, *args):
         conn = await asyncpg.connect(self.database_url)
