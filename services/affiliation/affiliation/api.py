@@ -38,6 +38,9 @@ from .wiring import Affiliation
 
 log = logging.getLogger(__name__)
 
+# The services an affiliate's token is for: its own pages here, and the scanner.
+AFFILIATE_TOKEN_AUDIENCE = ("affiliation", "redemption")
+
 # The one place a refusal becomes an HTTP status.
 STATUS = {
     "VALIDATION_ERROR": 422,
@@ -408,6 +411,7 @@ def build_router(app: Affiliation) -> APIRouter:  # noqa: C901 - one route per c
         token = app.signer.sign(
             sub=row["login"],
             role="affiliate",
+            audience=AFFILIATE_TOKEN_AUDIENCE,
             ttl_seconds=settings.access_token_ttl_seconds,
             affiliate_id=row["affiliate_id"],
         )

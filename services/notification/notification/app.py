@@ -12,7 +12,8 @@ from .rendering import Renderer
 from .settings import NotificationSettings
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-SERVICE_TOKEN_SECONDS = 300
+# The one call this service makes to another: the wallet's ticket sheet (API.md, Wallet).
+WALLET_SHEET_SCOPE = "wallet.tickets_pdf"
 
 
 def create_service(settings: NotificationSettings | None = None) -> Service:
@@ -29,8 +30,8 @@ def create_service(settings: NotificationSettings | None = None) -> Service:
     consumers.register(service, settings, renderer)
 
     def wallet_token() -> str:
-        # signed per fetch: short-lived, and a rotated key is picked up without a restart
-        return service.service_signer().sign(sub="notification", role="service", ttl_seconds=SERVICE_TOKEN_SECONDS)
+        # signed per fetch: short-lived, for the wallet's sheet only, and a rotated key is picked up
+        return service.service_tokens().for_call("wallet", scope=WALLET_SHEET_SCOPE)
 
     @service.background
     async def delivery(svc: Service) -> None:

@@ -44,25 +44,27 @@ _bearer = HTTPBearer(auto_error=False)
 class VerifiedTokens:
     """Tokens already verified, so that a scanner's every request does not verify its signature again.
 
-    An entry is used until the token's own expiry, and at most `max_age_seconds`, so that a
-    signing key withdrawn from the keys directory stops being trusted within that time.
+    An entry is used until the token's own expiry, at most `max_age_seconds`, and only while the
+    verifier trusts the same set of keys: a signing key withdrawn from the keys directory stops being
+    trusted at the verifier's next refresh, remembered tokens included.
     """
 
     def __init__(self, max_entries: int = 4096, max_age_seconds: float = 60.0):
         self.max_entries = max_entries
         self.max_age_seconds = max_age_seconds
-        self._entries: dict[str, tuple[Principal, float]] = {}
+        self._entries: dict[str, tuple[Principal, float, int]] = {}
 
     def principal(self, token: str, verifier: TokenVerifier) -> Principal:
         now = unix_time()
+        verifier.refresh_if_due()
         entry = self._entries.get(token)
-        if entry is not None and now < entry[1]:
+        if entry is not None and now < entry[1] and entry[2] == verifier.generation:
             return entry[0]
         principal = verifier.verify(token)  # raises for a bad or expired token
         expires = json.loads(base64url_decode(token.split(".")[1].encode()))["exp"]
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
-        self._entries[token] = (principal, min(float(expires), now + self.max_age_seconds))
+        self._entries[token] = (principal, min(float(expires), now + self.max_age_seconds), verifier.generation)
         return principal
 
 

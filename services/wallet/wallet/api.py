@@ -43,6 +43,10 @@ CREDITS = Counter("carnet_wallet_credits_total", "Credit requests by outcome (cr
 SHEET_SECONDS = Histogram("carnet_wallet_sheet_render_seconds", "Time to render one ticket sheet",
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
 
+# A service token may fetch a sheet only with this scope, and only the notification service's.
+SHEET_SCOPE = "wallet.tickets_pdf"
+SHEET_CALLERS = ("notification",)
+
 _WALLET_UNKNOWN = ("WALLET_UNKNOWN", "Ce porte-monnaie électronique n'existe pas ou ne vous est pas accessible.")
 
 
@@ -146,7 +150,8 @@ def router(service: Service, settings: WalletSettings) -> APIRouter:
     @routes.get("/wallets/{wallet_id}/tickets.pdf", response_class=Response,
                 responses={200: {"content": {"application/pdf": {}}}})
     async def sheet(wallet_id: UUID, positions: str | None = None,
-                    principal: Principal = require("family", "correspondent", "service", "admin")) -> Response:
+                    principal: Principal = require("family", "correspondent", "service", "admin",
+                                                    service_scope=SHEET_SCOPE)) -> Response:
         """One A4 page with the requested credited tickets (`positions=1,2,3`; all credited when absent)."""
         async with service.pool.acquire() as conn:
             wallet = await _wallet(conn, wallet_id, principal, readers=("correspondent", "service", "admin"))
@@ -203,7 +208,7 @@ async def _wallet(conn: asyncpg.Connection, wallet_id: UUID, principal: Principa
         raise NotFound(*_WALLET_UNKNOWN, details={"wallet_id": str(wallet_id)})
     if principal.role == "family":
         return wallet
-    if principal.role not in readers:
+    if principal.role not in readers or (principal.role == "service" and principal.sub not in SHEET_CALLERS):
         raise Forbidden("FORBIDDEN", "Vous n'avez pas accès à cette fonction.")
     if principal.role == "correspondent" and principal.school_id != wallet.school_id:
         raise Forbidden("OTHER_SCHOOL", "Ce porte-monnaie électronique est celui d'un élève d'un autre collège.")
