@@ -60,3 +60,7 @@ def create(settings: AffiliationSettings | None = None) -> Affiliation:
             await asyncio.sleep(settings.reminder_poll_seconds)
 
     return app
+
+
+def create_service(settings: AffiliationSettings | None = None) -> Service:
+    return create(settings).service

@@ -6,10 +6,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from carnet_runtime import ServiceSettings
+from carnet_runtime import SecretKey, ServiceSettings, shared_setting
 
 from .domain.account import LoginPolicy, PasswordHashing
 from .domain.convention import ConventionDocument, OtpPolicy
@@ -25,7 +25,8 @@ class AffiliationSettings(ServiceSettings):
     default_http_port: ClassVar[int] = 8004
 
     # the key shared with the notification service, which unseals tokens and codes to e-mail them
-    seal_key: str = Field("carnet-local-seal-key", validation_alias=AliasChoices("CARNET_SEAL_KEY"))
+    # No default: the service does not start without it (the local stack generates one).
+    seal_secret: SecretKey = Field(validation_alias=shared_setting("SEAL_KEY"))
     # the private key affiliate access tokens are signed with; the other services trust its .pub.pem
     signing_key: Path | None = None
     access_token_ttl_seconds: int = 3600
@@ -84,3 +85,7 @@ class AffiliationSettings(ServiceSettings):
 
     def debtor(self) -> Debtor:
         return Debtor(self.debtor_name, self.debtor_iban, self.debtor_bic)
+
+    @property
+    def seal_key(self) -> str:
+        return self.seal_secret.get_secret_value()

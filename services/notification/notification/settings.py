@@ -8,7 +8,7 @@ from typing import ClassVar
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
-from carnet_runtime import ServiceSettings
+from carnet_runtime import SecretKey, ServiceSettings, shared_setting
 
 from .domain import RetryPolicy
 from .rendering import Branding
@@ -38,7 +38,8 @@ class NotificationSettings(ServiceSettings):
     password_reset_url: str = "https://pass.hauts-de-seine.net/affilies/mot-de-passe"
 
     # the key shared with the affiliation service to unseal tokens and one-time codes
-    seal_key: str = Field("carnet-local-seal-key", validation_alias=AliasChoices("CARNET_SEAL_KEY"))
+    # No default: the service does not start without it (the local stack generates one).
+    seal_secret: SecretKey = Field(validation_alias=shared_setting("SEAL_KEY"))
 
     wallet_url: str = Field("http://127.0.0.1:8002", validation_alias=AliasChoices("CARNET_WALLET_URL", "CARNET_NOTIFICATION_WALLET_URL"))
     wallet_timeout_seconds: float = 20.0
@@ -73,3 +74,7 @@ class NotificationSettings(ServiceSettings):
             helpline=self.helpline,
             helpline_hours=self.helpline_hours,
         )
+
+    @property
+    def seal_key(self) -> str:
+        return self.seal_secret.get_secret_value()
