@@ -21,6 +21,9 @@ class Event(BaseModel):
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1
     topic: ClassVar[Topic]
+    # A retired version is no longer published (the outbox refuses it); consumers still read it, for
+    # the messages already on the topic, until the topic's retention has removed them.
+    retired: ClassVar[bool] = False
 
     def key(self) -> str:
         """The message key: the aggregate id named by the topic."""

@@ -59,14 +59,6 @@ def parse(text: str) -> str:
     return code
 
 
-def is_valid(text: str) -> bool:
-    try:
-        parse(text)
-    except MalformedTicketCode:
-        return False
-    return True
-
-
 def format_groups(code: str) -> str:
     """The code as printed for people: groups of six separated by dashes."""
     canonical = parse(code)

@@ -38,10 +38,15 @@ class Topic:
 ENROLMENT_CAMPAIGNS = Topic("enrolment", "campaigns", key="campaign_id", partitions=1)
 ENROLMENT_SCHOOLS = Topic("enrolment", "schools", key="school_id", partitions=1)
 ENROLMENT_APPLICATIONS = Topic("enrolment", "applications", key="application_id")
+# A family's rights: erasure requests, read by every service that holds personal data.
+ENROLMENT_PRIVACY = Topic("enrolment", "privacy", key="erasure_id", partitions=1)
 WALLET_WALLETS = Topic("wallet", "wallets", key="wallet_id")
 WALLET_TICKETS = Topic("wallet", "tickets", key="ticket_id")
 REDEMPTION_REDEMPTIONS = Topic("redemption", "redemptions", key="ticket_id")
 AFFILIATION_AFFILIATES = Topic("affiliation", "affiliates", key="affiliate_id", partitions=3)
+# What an organisation's contact is told (contact address, sealed codes): the notification service
+# alone reads it, so that contact and bank details never reach the wallet or the redemption service.
+AFFILIATION_NOTICES = Topic("affiliation", "notices", key="affiliate_id", partitions=3)
 AFFILIATION_REIMBURSEMENTS = Topic("affiliation", "reimbursements", key="batch_id", partitions=1)
 NOTIFICATION_MESSAGES = Topic("notification", "messages", key="message_id", partitions=3)
 
@@ -49,10 +54,12 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ENROLMENT_CAMPAIGNS,
     ENROLMENT_SCHOOLS,
     ENROLMENT_APPLICATIONS,
+    ENROLMENT_PRIVACY,
     WALLET_WALLETS,
     WALLET_TICKETS,
     REDEMPTION_REDEMPTIONS,
     AFFILIATION_AFFILIATES,
+    AFFILIATION_NOTICES,
     AFFILIATION_REIMBURSEMENTS,
     NOTIFICATION_MESSAGES,
 )

@@ -64,6 +64,8 @@ class Outbox:
     def row(self, event: Event, *, campaign_id: str | None = None) -> OutboxRow:
         """The row `add` writes, for a writer that folds the insert into a larger statement
         (the redemption hot path) and NOTIFYs NOTIFY_CHANNEL itself."""
+        if event.retired:
+            raise ValueError(f"{event.event_type} v{event.schema_version} is retired: publish its current version")
         envelope = Envelope.wrap(event, producer=self.producer, campaign_id=campaign_id)
         trace_headers: dict[str, str] = {}
         propagate.inject(trace_headers)  # so the consumer's span joins the trace that caused the event

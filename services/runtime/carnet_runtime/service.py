@@ -174,7 +174,7 @@ class Service:
         """Declare the topics this service owns, so that /asyncapi.json shows what it publishes
         (the outbox relay does the sending)."""
         for topic in ALL_TOPICS:
-            events = events_on(topic)
+            events = events_on(topic, retired=False)
             if topic.owner != self.name or not events:
                 continue
             self.broker.publisher(
