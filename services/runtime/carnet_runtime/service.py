@@ -30,16 +30,17 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import BaseModel, Field, ValidationError
 
-from carnet_contracts.events import events_on
+from carnet_contracts.events import CampaignPurgeStarted, events_on
 from carnet_contracts.topics import ALL_TOPICS
 
-from . import db
+from . import db, purge
 from .auth import ServiceTokens, TokenVerifier
 from .consumers import Consumers
 from .errors import RefusalStatuses
 from .http import ERROR_RESPONSES, BodySizeLimit, install_error_handlers, install_request_metrics
 from .lag import ConsumerLagMonitor
 from .outbox import Outbox, OutboxRelay
+from .purge import PurgeHook
 from .retry import periodically, retry
 from .settings import ServiceSettings
 from .telemetry import setup_logging, setup_tracing
@@ -116,6 +117,9 @@ class Service:
         # Outermost of ours: a body too large is refused before anything reads it.
         self.api.add_middleware(BodySizeLimit, default_limit=settings.max_body_bytes, limits=self._body_limits)
         self.api.include_router(self._operations_router())
+        self._purge_hooks: list[PurgeHook] = []
+        self.consumers.on(CampaignPurgeStarted)(self._campaign_purge_started)
+        self.every(settings.kafka_purge_interval_seconds)(self._purge_kafka)
 
     # --- what a service's app.py uses ---------------------------------------------------
 
@@ -155,6 +159,25 @@ class Service:
             return task
 
         return register
+
+    def on_campaign_purge(self, hook: PurgeHook) -> PurgeHook:
+        """Register `hook(conn, event)`: this service's share of a campaign's purge (erase or anonymise
+        its personal data of that campaign), run in the same transaction as the runtime's share."""
+        self._purge_hooks.append(hook)
+        return hook
+
+    async def _campaign_purge_started(self, conn: asyncpg.Connection, event: CampaignPurgeStarted, _: Any) -> None:
+        for hook in self._purge_hooks:
+            await hook(conn, event)
+        await purge.forget_campaign(conn, event)
+
+    def topics_written(self) -> list[str]:
+        """The topics this service writes: those it owns, and the dead-letter topics of those it reads."""
+        owned = [t.name for t in ALL_TOPICS if t.owner == self.name]
+        return owned + [t.dead_letter_name for t in self.consumers.topics]
+
+    async def _purge_kafka(self, _: Service) -> None:
+        await purge.truncate_pending(self.pool, self.settings, self.topics_written())
 
     def service_tokens(self) -> ServiceTokens:
         """Tokens for this service's own calls to another service, signed with its own key."""

@@ -72,6 +72,8 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 500
     outbox_idle_poll_seconds: float = 0.5
     consumer_lag_interval_seconds: float = 15.0
+    # How often the Kafka records of purged campaigns are looked for and deleted.
+    kafka_purge_interval_seconds: float = 60.0
     log_level: str = Field("INFO", validation_alias=_shared("LOG_LEVEL"))
     # The Kafka consumer group; by default the service's name (CARNET_<SERVICE>_CONSUMER_GROUP overrides,
     # e.g. for two deployments of one service sharing a cluster).
