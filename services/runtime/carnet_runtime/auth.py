@@ -219,4 +219,24 @@ def require(*roles: str, service_scope: str | None = None):
             raise forbidden()
         return principal
 
-    return Depends(dependency)
+    return Depends(roles_documented(dependency, roles, service_scope))
+
+
+def roles_documented(dependency, roles: tuple[str, ...], service_scope: str | None = None):
+    """Mark an authentication dependency with the roles it lets in, for the OpenAPI document
+    (`x-carnet-roles` on each operation: who may call it)."""
+    dependency.carnet_roles = tuple(roles) or ROLES
+    dependency.carnet_service_scope = service_scope
+    return dependency
+
+
+def documented_roles(dependant) -> tuple[tuple[str, ...], str | None] | None:
+    """The roles an endpoint lets in, found among its dependencies (None: no token needed)."""
+    for dependency in dependant.dependencies:
+        roles = getattr(dependency.call, "carnet_roles", None)
+        if roles is not None:
+            return roles, getattr(dependency.call, "carnet_service_scope", None)
+        found = documented_roles(dependency)
+        if found is not None:
+            return found
+    return None

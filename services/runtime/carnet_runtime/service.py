@@ -19,6 +19,8 @@ from typing import Any, Literal, Union
 import asyncpg
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
@@ -34,7 +36,7 @@ from carnet_contracts.events import CampaignPurgeStarted, events_on
 from carnet_contracts.topics import ALL_TOPICS
 
 from . import db, purge
-from .auth import ServiceTokens, TokenVerifier
+from .auth import ServiceTokens, TokenVerifier, documented_roles
 from .consumers import Consumers
 from .errors import RefusalStatuses
 from .http import ERROR_RESPONSES, BodySizeLimit, install_error_handlers, install_request_metrics
@@ -106,6 +108,7 @@ class Service:
         self.relay: OutboxRelay | None = None
         self.broker_connected = asyncio.Event()
         self.api = FastAPI(title=title, description=description, version="1.0.0", lifespan=self._lifespan)
+        self.api.openapi = self._openapi
         self.api.state.service = self
         self.token_verifier = TokenVerifier(
             settings.keys_dir, audience=self.name, signer_roles=settings.jwt_signer_roles,
@@ -197,6 +200,27 @@ class Service:
             exclude_spans=["receive", "send"],  # one span per request, not three
         )
         return self.api
+
+    def _openapi(self) -> dict[str, Any]:
+        """FastAPI's document, each operation also saying who may call it (`x-carnet-roles`, and
+        `x-carnet-service-scope` for a service-to-service call); none: no token needed."""
+        if self.api.openapi_schema is None:
+            document = get_openapi(title=self.api.title, version=self.api.version,
+                                   description=self.api.description, routes=self.api.routes)
+            for context in iter_route_contexts(self.api.routes):
+                route = context.original_route
+                if not isinstance(route, APIRoute) or not route.include_in_schema:
+                    continue
+                found = documented_roles(route.dependant)
+                for method in route.methods or ():
+                    operation = document["paths"].get(context.path_format, {}).get(method.lower())
+                    if operation is None:
+                        continue
+                    operation["x-carnet-roles"] = list(found[0]) if found else []
+                    if found and found[1]:
+                        operation["x-carnet-service-scope"] = found[1]
+            self.api.openapi_schema = document
+        return self.api.openapi_schema
 
     def asyncapi_json(self) -> str:
         """The AsyncAPI document: the topics this service owns and publishes, those it consumes."""
