@@ -145,7 +145,7 @@ async def test_an_invited_organisation_activates_logs_in_signs_the_convention_an
     assert login.status_code == 200, login.text
     assert login.json()["token_type"] == "bearer"
     access_token = login.json()["access_token"]
-    principal = TokenVerifier(stack.keys_dir).verify(access_token)  # what every other service does
+    principal = TokenVerifier(stack.keys_dir, audience="redemption").verify(access_token)  # what every other service does
     assert (principal.role, principal.affiliate_id) == ("affiliate", affiliate_id)
     me = {"Authorization": f"Bearer {access_token}", "X-Forwarded-For": "203.0.113.7"}
 
