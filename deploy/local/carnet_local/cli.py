@@ -149,5 +149,28 @@ def report(
         print(figures.as_csv(found) if output == "csv" else figures.as_json(found), end="" if output == "csv" else "\n")
 
 
+privacy_app = typer.Typer(help="A family's rights: what Carnet holds about a guardian.", no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
+
+
+@privacy_app.command("export")
+def privacy_export(email: str = typer.Option(..., "--email", help="the guardian's e-mail address")) -> None:
+    """Print, as one JSON document, what every service holds about the guardian with this address."""
+    import asyncio
+    import json
+
+    from .demo import DemoError, Endpoints
+    from .privacy import export
+
+    config = StackConfig.from_env()
+    ensure_keys(config.keys_dir)
+    admin = {"Authorization": f"Bearer {local_token(config.keys_dir, 'admin', sub='admin-privacy', ttl_seconds=600)}"}
+    try:
+        found = asyncio.run(export(Endpoints.local(), admin, email))
+    except DemoError as exc:
+        _fail(str(exc))
+    print(json.dumps(found, indent=2, ensure_ascii=False))
+
+
 if __name__ == "__main__":
     app()
