@@ -3,7 +3,9 @@
 -- An account is no longer locked for everyone: failures are counted per login and client address
 -- (affiliation/domain/login.py). A row is written before the password is checked and removed when
 -- it was right, so that parallel attempts count; rows older than a day are purged.
-ALTER TABLE affiliates DROP COLUMN failed_logins, DROP COLUMN locked_until;
+-- affiliates.failed_logins and .locked_until are no longer read or written; they stay until no
+-- replica of the previous version runs (the init container migrates before old pods are gone),
+-- and a later migration drops them.
 CREATE TABLE login_failures (
     id             bigserial   PRIMARY KEY,
     login          text        NOT NULL,  -- as typed (lowercase): unknown logins are counted too
