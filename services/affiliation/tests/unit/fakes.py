@@ -265,12 +265,12 @@ class FakeBatches:
 
 
 class FakeAffiliationUnitOfWork(UnitOfWork):
-    """`events` holds what every committed block published, in order."""
+    """`committed` holds what every committed block published, in order."""
 
     def __init__(self, data: Data | None = None) -> None:
         super().__init__()
         self.data = data or Data()
-        self.events: list[Event] = []
+        self.committed: list[Event] = []
         self._snapshot: Data | None = None
 
     async def __aenter__(self) -> FakeAffiliationUnitOfWork:
@@ -289,13 +289,13 @@ class FakeAffiliationUnitOfWork(UnitOfWork):
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         if exc_type is None:
-            self.events += [event for event, _ in self.published]
+            self.committed += [event for event, _ in self.published]
         elif self._snapshot is not None:  # rolled back
             self.data.__dict__.update(self._snapshot.__dict__)
         await super().__aexit__(exc_type, exc, tb)
 
     def of_type(self, event_type: type[Event]) -> list[Event]:
-        return [e for e in self.events if isinstance(e, event_type)]
+        return [e for e in self.committed if isinstance(e, event_type)]
 
 
 class FakeClock:

@@ -50,7 +50,7 @@ async def test_signing_activates_the_organisation_and_publishes_signed_then_acti
     step, code = await until_code(world)
     taken = await world.conventions.sign(world.uow, TakeStep(step.actor, step.affiliate_id, CLIENT, otp=code))
     assert taken.affiliate.status.value == "active"
-    assert [type(e) for e in world.uow.events[-2:]] == [events.ConventionSigned, events.AffiliateActivated]
+    assert [type(e) for e in world.uow.committed[-2:]] == [events.ConventionSigned, events.AffiliateActivated]
     trail = await world.conventions.audit_trail(world.uow, step.affiliate_id)
     assert [(r.action, r.client_address, r.account) for r in trail] == [
         (action, CLIENT, step.actor.sub) for action in ("read", "accept", "otp", "sign")]
@@ -81,12 +81,12 @@ async def test_codes_past_the_hours_limit_are_refused_with_the_wait_until_the_wi
     for _ in range(POLICY.max_issues - 1):
         world.clock.advance(minutes=5)
         await send_code(world, step)
-    sent = len(world.uow.events)
+    sent = len(world.uow.committed)
     with pytest.raises(Refusal) as refused:
         await world.conventions.send_code(world.uow, step)
     assert refused.value.code == "OTP_LIMIT_REACHED"
     assert refused.value.retry_after == 50 * 60 and refused.value.details["retry_after_seconds"] == 50 * 60
-    assert len(world.uow.events) == sent  # nothing sent, nothing recorded
+    assert len(world.uow.committed) == sent  # nothing sent, nothing recorded
     world.clock.advance(seconds=refused.value.retry_after)
     code = await send_code(world, step)
     taken = await world.conventions.sign(world.uow, TakeStep(step.actor, step.affiliate_id, CLIENT, otp=code))

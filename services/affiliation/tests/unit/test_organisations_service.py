@@ -23,7 +23,7 @@ def world(tmp_path):
 
 async def test_affiliating_publishes_the_invitation_with_a_sealed_token_never_the_clear_one(world):
     created = await world.affiliate()
-    [invited] = world.uow.events
+    [invited] = world.uow.committed
     assert isinstance(invited, events.AffiliateInvited)
     assert (invited.affiliate_id, invited.login) == (created.affiliate_id, created.login)
     token = world.activation_token(created.affiliate_id)
@@ -35,7 +35,7 @@ async def test_the_same_siret_twice_is_refused_and_publishes_nothing(world):
     with pytest.raises(Refusal) as duplicate:
         await world.affiliate(0, name="Autre club")
     assert duplicate.value.code == "DUPLICATE_SIRET"
-    assert len(world.uow.events) == 1 and len(world.uow.data.affiliates) == 1
+    assert len(world.uow.committed) == 1 and len(world.uow.data.affiliates) == 1
 
 
 async def test_a_new_invitation_retires_the_earlier_link_and_is_refused_once_activated(world):
@@ -73,4 +73,4 @@ async def test_suspending_an_organisation_not_active_is_refused_and_changes_noth
     with pytest.raises(Refusal) as refused:
         await world.organisations.suspend(world.uow, ChangeStatus(created.affiliate_id, ADMIN, "192.0.2.1"))
     assert refused.value.code == "AFFILIATE_NOT_ACTIVE"
-    assert world.uow.data.audit == [] and len(world.uow.events) == 1
+    assert world.uow.data.audit == [] and len(world.uow.committed) == 1

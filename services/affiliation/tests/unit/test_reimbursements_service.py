@@ -68,7 +68,7 @@ async def test_a_batch_takes_the_waiting_lines_marks_them_batched_and_publishes_
 async def test_nothing_waiting_is_refused_and_publishes_nothing(world):
     with pytest.raises(Refusal) as refused:
         await world.reimbursements.create_batch(world.uow, CreateBatch("staff-1"))
-    assert refused.value.code == "NOTHING_TO_REIMBURSE" and world.uow.events == []
+    assert refused.value.code == "NOTHING_TO_REIMBURSE" and world.uow.committed == []
 
 
 async def test_an_execution_date_in_the_past_is_refused(world):
