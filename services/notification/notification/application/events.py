@@ -149,62 +149,53 @@ class Notifier:
     async def affiliate_invited(self, uow: NotificationUnitOfWork, event: ev.AffiliateInvited,
                                 envelope: Envelope) -> None:
         secret = self._checked(SealedSecret.link(event.sealed_activation_token, self.activation_url))
+        content = AffiliateInvitation(affiliate_name=event.name, login=event.login, activation_link=secret.placeholder,
+                                      expires_at=event.activation_expires_at)
         async with uow:
-            email = await self._remember_affiliate(uow, event.affiliate_id, event.name, event.contact_email)
-            await self._queue(uow, envelope, email, AffiliateInvitation(
-                affiliate_name=event.name,
-                login=event.login,
-                activation_link=secret.placeholder,
-                expires_at=event.activation_expires_at,
-            ), secret=secret)
+            await self._tell_affiliate(uow, envelope, event.affiliate_id, event.name, event.contact_email, content,
+                                       secret=secret)
 
     async def convention_otp_issued(self, uow: NotificationUnitOfWork, event: ev.ConventionOtpIssued,
                                     envelope: Envelope) -> None:
         secret = self._checked(SealedSecret.code(event.sealed_otp))
+        content = ConventionOtp(affiliate_name=event.name, otp=secret.placeholder, expires_at=event.expires_at)
         async with uow:
-            email = await self._remember_affiliate(uow, event.affiliate_id, event.name, event.contact_email)
-            await self._queue(uow, envelope, email, ConventionOtp(
-                affiliate_name=event.name, otp=secret.placeholder, expires_at=event.expires_at,
-            ), secret=secret)
+            await self._tell_affiliate(uow, envelope, event.affiliate_id, event.name, event.contact_email, content,
+                                       secret=secret)
 
     async def convention_signed(self, uow: NotificationUnitOfWork, event: ev.ConventionSigned,
                                 envelope: Envelope) -> None:
+        content = ConventionSigned(affiliate_name=event.name, signed_at=event.signed_at,
+                                   convention_version=event.convention_version)
         async with uow:
-            email = await self._remember_affiliate(uow, event.affiliate_id, event.name, event.contact_email)
-            await self._queue(uow, envelope, email, ConventionSigned(
-                affiliate_name=event.name, signed_at=event.signed_at, convention_version=event.convention_version,
-            ))
+            await self._tell_affiliate(uow, envelope, event.affiliate_id, event.name, event.contact_email, content)
 
     async def password_reset_requested(self, uow: NotificationUnitOfWork, event: ev.PasswordResetRequested,
                                        envelope: Envelope) -> None:
         secret = self._checked(SealedSecret.link(event.sealed_reset_token, self.password_reset_url))
+        content = PasswordReset(login=event.login, reset_link=secret.placeholder, expires_at=event.expires_at)
         async with uow:
-            email = await self._remember_affiliate(uow, event.affiliate_id, None, event.contact_email)
-            await self._queue(uow, envelope, email, PasswordReset(
-                login=event.login, reset_link=secret.placeholder, expires_at=event.expires_at,
-            ), secret=secret)
+            await self._tell_affiliate(uow, envelope, event.affiliate_id, None, event.contact_email, content,
+                                       secret=secret)
 
     async def affiliate_login_reminded(self, uow: NotificationUnitOfWork, event: ev.AffiliateLoginReminded,
                                        envelope: Envelope) -> None:
+        content = AffiliateLoginReminder(affiliate_name=event.name, login=event.login,
+                                         campaign_label=event.campaign_label)
         async with uow:
-            email = await self._remember_affiliate(uow, event.affiliate_id, event.name, event.contact_email)
-            await self._queue(uow, envelope, email, AffiliateLoginReminder(
-                affiliate_name=event.name, login=event.login, campaign_label=event.campaign_label,
-            ), campaign_id=event.campaign_id)
+            await self._tell_affiliate(uow, envelope, event.affiliate_id, event.name, event.contact_email, content,
+                                       campaign_id=event.campaign_id)
 
     async def reimbursement_batch_paid(self, uow: NotificationUnitOfWork, event: ev.ReimbursementBatchPaid,
                                        envelope: Envelope) -> None:
         paid_on = event.paid_at.astimezone(PARIS).date()
         async with uow:
             for transfer in event.transfers:
-                email = await self._remember_affiliate(uow, transfer.affiliate_id, transfer.name,
-                                                       transfer.contact_email)
-                await self._queue(uow, envelope, email, ReimbursementPaid(
-                    affiliate_name=transfer.name,
-                    amount_cents=transfer.amount_cents,
-                    ticket_count=transfer.count,
-                    paid_on=paid_on,
-                ), campaign_id=event.campaign_id, event_id=message_key(envelope.event_id, transfer.affiliate_id))
+                content = ReimbursementPaid(affiliate_name=transfer.name, amount_cents=transfer.amount_cents,
+                                            ticket_count=transfer.count, paid_on=paid_on)
+                await self._tell_affiliate(uow, envelope, transfer.affiliate_id, transfer.name, transfer.contact_email,
+                                           content, campaign_id=event.campaign_id,
+                                           event_id=message_key(envelope.event_id, transfer.affiliate_id))
 
     # --- shared steps ------------------------------------------------------------------------
 
@@ -214,12 +205,12 @@ class Notifier:
         secret.printed(self.unseal(secret.sealed))
         return secret
 
-    @staticmethod
-    async def _remember_affiliate(uow: NotificationUnitOfWork, affiliate_id: str, name: str | None,
-                                  contact_email: str) -> str:
+    async def _tell_affiliate(self, uow: NotificationUnitOfWork, envelope: Envelope, affiliate_id: str,
+                              name: str | None, contact_email: str, content: Content, **queued) -> None:
+        """Remember the affiliate's contact (for broadcasts), and queue the message to it."""
         email = normalise_recipient(contact_email)
         await uow.people.remember_affiliate(affiliate_id, name, email)
-        return email
+        await self._queue(uow, envelope, email, content, **queued)
 
     async def _tell_wallet_ready(self, uow: NotificationUnitOfWork, readiness: WalletReadiness,
                                  envelope: Envelope) -> None:

@@ -140,27 +140,19 @@ def _secret_json(secret: SealedSecret | None) -> dict | None:
     return {"kind": secret.kind.value, "sealed": secret.sealed, "link_base": secret.link_base}
 
 
+_DELIVERY_COLUMNS = ("attempts", "next_attempt_at", "first_attempt_at", "last_attempt_at", "sent_at", "last_error")
+_MESSAGE_COLUMNS = ("message_id", "recipient", "subject", "created_at", "campaign_id", "source_event_id", "failed_at",
+                    "forgotten_at")
+
+
 def _message(row: asyncpg.Record, log: tuple[Attempt, ...] = ()) -> Message:
     sheet, secret = row["attachment"], row["sealed_secret"]
     return Message(
-        message_id=row["message_id"],
+        **{column: row[column] for column in _MESSAGE_COLUMNS},
         template=Template(row["template"]),
-        recipient=row["recipient"],
-        subject=row["subject"],
         text=row["body_text"],
         html=row["body_html"],
-        delivery=Delivery(
-            state=MessageState(row["state"]),
-            attempts=row["attempts"],
-            next_attempt_at=row["next_attempt_at"],
-            first_attempt_at=row["first_attempt_at"],
-            last_attempt_at=row["last_attempt_at"],
-            sent_at=row["sent_at"],
-            last_error=row["last_error"],
-        ),
-        created_at=row["created_at"],
-        campaign_id=row["campaign_id"],
-        source_event_id=row["source_event_id"],
+        delivery=Delivery(state=MessageState(row["state"]), **{column: row[column] for column in _DELIVERY_COLUMNS}),
         attachment=None if not sheet else SheetRequest(
             wallet_id=sheet["wallet_id"], positions=tuple(sheet["positions"]),
             filename=sheet.get("filename", "tickets.pdf"),
@@ -168,8 +160,6 @@ def _message(row: asyncpg.Record, log: tuple[Attempt, ...] = ()) -> Message:
         secret=None if not secret else SealedSecret(
             kind=SecretKind(secret["kind"]), sealed=secret["sealed"], link_base=secret.get("link_base"),
         ),
-        failed_at=row["failed_at"],
-        forgotten_at=row["forgotten_at"],
         log=log,
     )
 
@@ -221,16 +211,13 @@ class BroadcastRepository:
         return _broadcast(row, row["messages_by_state"]) if row else None
 
 
+_BROADCAST_COLUMNS = ("broadcast_id", "subject", "body", "send_at", "created_at", "recipient_count", "expanded_at")
+
+
 def _broadcast(row: asyncpg.Record, messages_by_state: dict | None = None) -> Broadcast:
     return Broadcast(
-        broadcast_id=row["broadcast_id"],
+        **{column: row[column] for column in _BROADCAST_COLUMNS},
         audience=Audience(row["audience"]),
-        subject=row["subject"],
-        body=row["body"],
-        send_at=row["send_at"],
         status=BroadcastStatus(row["state"]),
-        created_at=row["created_at"],
-        recipient_count=row["recipient_count"],
-        expanded_at=row["expanded_at"],
         messages_by_state=dict(messages_by_state or {}),
     )

@@ -53,6 +53,15 @@ async def queue_invitation(uow: FakeNotificationUnitOfWork, token: str = "Act1va
     return message
 
 
+async def queue_sheet(uow: FakeNotificationUnitOfWork, positions: tuple[int, ...]) -> None:
+    async with uow:
+        await uow.messages.add(NewMessage(
+            event_id=uuid.uuid4(), template=Template.TICKETS_SHEET, recipient="lea@example.fr",
+            rendered=renderer.render(TicketsSheet(positions=positions)), forget_at=NOW + timedelta(days=1),
+            attachment=SheetRequest("wal-1", positions),
+        ))
+
+
 def sent_text(mailer: FakeMailer) -> tuple[str, str]:
     (mail, _), = mailer.sent
     parsed = message_from_bytes(wire_bytes(mail), policy=policy.default)
@@ -109,12 +118,7 @@ async def test_a_secret_that_no_longer_unseals_fails_the_message_and_sends_nothi
 
 async def test_the_ticket_sheet_is_fetched_at_send_time_and_attached():
     uow, mailer, sheets = FakeNotificationUnitOfWork(), FakeMailer(), FakeSheets()
-    async with uow:
-        await uow.messages.add(NewMessage(
-            event_id=uuid.uuid4(), template=Template.TICKETS_SHEET, recipient="lea@example.fr",
-            rendered=renderer.render(TicketsSheet(positions=(1, 3))), forget_at=NOW + timedelta(days=1),
-            attachment=SheetRequest("wal-1", (1, 3)),
-        ))
+    await queue_sheet(uow, (1, 3))
     await worker(uow, mailer, sheets).work()
     assert sheets.asked == [("wal-1", (1, 3))]
     ((mail, _),) = mailer.sent
@@ -124,12 +128,7 @@ async def test_the_ticket_sheet_is_fetched_at_send_time_and_attached():
 
 async def test_a_wallet_that_refuses_the_sheet_fails_the_message():
     uow = FakeNotificationUnitOfWork()
-    async with uow:
-        await uow.messages.add(NewMessage(
-            event_id=uuid.uuid4(), template=Template.TICKETS_SHEET, recipient="lea@example.fr",
-            rendered=renderer.render(TicketsSheet(positions=(2,))), forget_at=NOW + timedelta(days=1),
-            attachment=SheetRequest("wal-1", (2,)),
-        ))
+    await queue_sheet(uow, (2,))
     await worker(uow, sheets=FakeSheets(Impossible("feuille de tickets refusée par le porte-monnaie (409)"))).work()
     (failed,) = uow.messages.all()
     assert failed.delivery.state is MessageState.FAILED and "409" in failed.delivery.last_error
@@ -137,12 +136,7 @@ async def test_a_wallet_that_refuses_the_sheet_fails_the_message():
 
 async def test_an_unreachable_wallet_is_retried_like_an_unreachable_smtp_server():
     uow = FakeNotificationUnitOfWork()
-    async with uow:
-        await uow.messages.add(NewMessage(
-            event_id=uuid.uuid4(), template=Template.TICKETS_SHEET, recipient="lea@example.fr",
-            rendered=renderer.render(TicketsSheet(positions=(2,))), forget_at=NOW + timedelta(days=1),
-            attachment=SheetRequest("wal-1", (2,)),
-        ))
+    await queue_sheet(uow, (2,))
     await worker(uow, sheets=FakeSheets(Unreachable("porte-monnaie indisponible (503)"))).work()
     (waiting,) = uow.messages.all()
     assert waiting.delivery.state is MessageState.PENDING and waiting.delivery.next_attempt_at > NOW
