@@ -3,6 +3,7 @@ periodic work."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from .settings import WalletSettings
 from .store import WalletUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ def create_service(settings: WalletSettings | None = None) -> Service:
     async def reencrypt_codes(_: Service) -> None:
         while await app.use_cases.reencrypt_codes(app.unit(), settings.code_reencrypt_batch):
             pass
+        if stranded := await app.use_cases.stranded_codes(app.unit()):
+            log.warning("ticket codes sealed under a key CARNET_WALLET_CODE_KEYS no longer holds",
+                        extra={"codes": stranded})
 
     @service.every(settings.housekeeping_interval_seconds)
     async def housekeeping(_: Service) -> None:

@@ -148,3 +148,21 @@ async def test_one_expiry_reminder_per_wallet_while_money_is_left(stack, wallet,
     found = await stack.events(WALLET_WALLETS.name, timeout=60, until=lambda found: bool(reminders(found, w_second)))
     assert len(reminders(found, w_first)) == 1 and reminders(found, w_nothing) == []
     assert await feed.fetchval("SELECT expiry_reminded_at IS NULL FROM wallets WHERE wallet_id = $1::uuid", w_nothing)
+
+
+async def test_the_inventory_classifies_every_column_of_every_table_once(wallet):
+    import tomllib
+    from pathlib import Path
+
+    _, feed = wallet
+    inventory = tomllib.loads((Path(__file__).resolve().parents[2] / "privacy.toml").read_text(encoding="utf-8"))
+    columns = await feed.fetch("SELECT table_name, column_name FROM information_schema.columns "
+                               "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position")
+    in_database = {(c["table_name"], c["column_name"]) for c in columns}
+    classified = [(table, column) for table, entry in inventory["tables"].items()
+                  for column in entry["personal"] + entry["not_personal"]]
+    assert len(classified) == len(set(classified)), "a column is classified twice"
+    assert sorted(in_database - set(classified)) == [] and sorted(set(classified) - in_database) == []
+    for table, entry in inventory["tables"].items():
+        assert entry["purpose"] and entry["retention"]
+        assert set(entry["personal"]) == set(entry.get("why", {})), f"{table}: every personal column says why"

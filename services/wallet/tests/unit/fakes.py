@@ -164,6 +164,9 @@ class FakeCodes:
     async def reencrypt(self, batch: int) -> int:
         return 0  # codes are held in clear in memory: sealing is the store's, tested on the real database
 
+    async def stranded(self) -> int:
+        return 0
+
 
 class FakeOutboxRows:
     def __init__(self) -> None:

@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
 CREDITS = Counter("carnet_wallet_credits_total", "Credit requests by outcome (credited or the refusal code)",
                   ["outcome"])
-# The family; for a wallet from a paper application, its school's correspondent and the admin too.
-KEEPERS = ("family", "correspondent", "admin")
+# The family; for a wallet from a paper application, its school's correspondent and the admin too
+# (application/access.py decides, wallet by wallet).
+OWNER_ROLES = ("family", "correspondent", "admin")
 
 
 class CreditBody(BaseModel):
@@ -47,13 +48,13 @@ def router(app: WalletApp) -> APIRouter:
     use_cases = app.use_cases
 
     @routes.get("/wallets/{wallet_id}")
-    async def get_wallet(wallet_id: UUID, principal: Principal = require(*KEEPERS)) -> WalletView:
+    async def get_wallet(wallet_id: UUID, principal: Principal = require(*OWNER_ROLES)) -> WalletView:
         """The wallet with its tickets; codes for its family (or whoever acts for a paper wallet's family)."""
         return wallet_view(await use_cases.show(app.unit(), principal, wallet_id))
 
     @routes.post("/wallets/{wallet_id}/tickets/{ticket_id}/credit")
     async def credit(wallet_id: UUID, ticket_id: UUID, body: CreditBody,
-                     principal: Principal = require(*KEEPERS)) -> TicketView:
+                     principal: Principal = require(*OWNER_ROLES)) -> TicketView:
         """Credit a blank ticket with an amount, optionally for one affiliate: it gets a new code."""
         try:
             shown = await use_cases.credit(app.unit(), principal, CreditTicket(
@@ -66,19 +67,19 @@ def router(app: WalletApp) -> APIRouter:
 
     @routes.put("/wallets/{wallet_id}/tickets/{ticket_id}/affiliate")
     async def assign(wallet_id: UUID, ticket_id: UUID, body: AssignBody,
-                     principal: Principal = require(*KEEPERS)) -> TicketView:
+                     principal: Principal = require(*OWNER_ROLES)) -> TicketView:
         """Reserve a credited ticket for one affiliate, or (null) for any."""
         return one_ticket(await use_cases.assign(app.unit(), principal,
                                                  AssignTicket(wallet_id, ticket_id, body.affiliate_id)))
 
     @routes.post("/wallets/{wallet_id}/tickets/{ticket_id}/void", status_code=202)
-    async def void(wallet_id: UUID, ticket_id: UUID, principal: Principal = require(*KEEPERS)) -> TicketView:
+    async def void(wallet_id: UUID, ticket_id: UUID, principal: Principal = require(*OWNER_ROLES)) -> TicketView:
         """Ask to void a credited ticket (`void_pending`): once the redemption service has retired its
         code it is blank again, or back as it was with the reason if it was redeemed."""
         return one_ticket(await use_cases.request_void(app.unit(), principal, wallet_id, ticket_id))
 
     @routes.post("/wallets/{wallet_id}/tickets/{ticket_id}/replace", status_code=202)
-    async def replace(wallet_id: UUID, ticket_id: UUID, principal: Principal = require(*KEEPERS)) -> TicketView:
+    async def replace(wallet_id: UUID, ticket_id: UUID, principal: Principal = require(*OWNER_ROLES)) -> TicketView:
         """A lost or stolen credited ticket (`replace_pending`): once the redemption service has revoked
         its code it is credited again with a new code, e-mailed to the guardian; or `redeemed` with the
         reason if it was redeemed meanwhile."""
@@ -86,7 +87,7 @@ def router(app: WalletApp) -> APIRouter:
 
     @routes.post("/wallets/{wallet_id}/tickets/email", status_code=202)
     async def email(wallet_id: UUID, body: EmailBody | None = None,
-                    principal: Principal = require(*KEEPERS)) -> EmailRequestView:
+                    principal: Principal = require(*OWNER_ROLES)) -> EmailRequestView:
         """E-mail the sheet, as it is now, to the guardian."""
         requested = await use_cases.email_sheet(app.unit(), principal, wallet_id, body.positions if body else None)
         return EmailRequestView(request_id=requested.request_id, wallet_id=requested.wallet_id,

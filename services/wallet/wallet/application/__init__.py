@@ -4,7 +4,7 @@ Who may act on a wallet is decided where it is loaded (access.py)."""
 
 from __future__ import annotations
 
-from .access import SHEET_SCOPE, Right
+from .access import SHEET_SCOPE
 from .family import AssignTicket, CreditTicket, EmailedSheet, EmailRequested, FamilyCommands, Shown, utc_now
 from .housekeeping import Figures, Housekeeping
 from .news import News
@@ -12,7 +12,7 @@ from .privacy import EmailRecord, Privacy, PrivacyExport
 
 __all__ = [
     "SHEET_SCOPE", "AssignTicket", "CreditTicket", "EmailRecord", "EmailRequested", "EmailedSheet", "Figures",
-    "PrivacyExport", "Right", "Shown", "WalletUseCases", "utc_now",
+    "PrivacyExport", "Shown", "WalletUseCases", "utc_now",
 ]
 
 

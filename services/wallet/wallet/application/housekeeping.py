@@ -58,3 +58,8 @@ class Housekeeping(UseCasesBase):
         """Move up to `batch` codes of each kind under the first code key; how many moved."""
         async with uow:
             return await uow.codes.reencrypt(batch)
+
+    async def stranded_codes(self, uow: WalletUnitOfWork) -> int:
+        """Codes sealed under a key the settings no longer hold: they cannot be shown or printed."""
+        async with uow:
+            return await uow.codes.stranded()
