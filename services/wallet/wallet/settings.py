@@ -4,7 +4,7 @@ import json
 import re
 from typing import ClassVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from carnet_runtime import SecretKey, ServiceSettings, shared_setting
@@ -28,7 +28,7 @@ class WalletSettings(ServiceSettings):
     # {"key id": "64 hex characters", ...}. The first key encrypts; every key decrypts. To rotate, put
     # a new key first, wait for the re-encryption below to move every code, then remove the old key.
     # No default: the service does not start without it (the local stack generates one).
-    code_keys: SecretStr
+    code_keys: SecretStr = Field(validation_alias=AliasChoices("CARNET_WALLET_CODE_KEYS"))
     # How often codes sealed under another key than the first (or credited before encryption) are
     # re-encrypted under the first one, in batches of `code_reencrypt_batch`.
     code_reencrypt_interval_seconds: float = 600.0
