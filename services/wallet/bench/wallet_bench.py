@@ -33,14 +33,15 @@ from reportlab.pdfgen.canvas import Canvas
 
 from carnet_contracts import ticket_code
 from carnet_contracts.envelope import Envelope
-from carnet_contracts.events import Guardian, PassGranted, Student, WalletCreated
+from carnet_contracts.events import GuardianContact, PassGranted, Pupil, WalletCreated
 from carnet_local.testing import start_test_stack
 from carnet_runtime import db
 from carnet_runtime.outbox import Outbox
-from wallet import store
 from wallet.app import MIGRATIONS
+from wallet.codes import CodeVault
 from wallet.domain import CampaignTerms, Wallet, format_day, format_euros
 from wallet.domain import Student as WalletStudent
+from wallet.store.wallets import WalletRepository
 from wallet.sheet import MARGIN, PAGE_HEIGHT, SLOT_HEIGHT, Sheet, SheetTicket, fonts, render_sheet
 
 CAMPAIGN = "bench-2098-2099"
@@ -50,8 +51,8 @@ def pass_granted() -> PassGranted:
     return PassGranted(
         application_id=f"bench-{uuid.uuid4()}", campaign_id=CAMPAIGN, campaign_label="Pass 2098-2099",
         school_id="0920001A", family_sub=f"family-{uuid.uuid4().hex[:10]}",
-        student=Student(last_name="Martin", first_name="Léa", birth_date=date(2086, 5, 4), level="5e"),
-        guardian=Guardian(last_name="Martin", first_name="Anne", email="anne.martin@example.org"),
+        student=Pupil(last_name="Martin", first_name="Léa", level="5e"),
+        guardian=GuardianContact(last_name="Martin", first_name="Anne", email="anne.martin@example.org"),
         allowance_cents=7000, tickets_per_pass=7, ticket_min_cents=500, ticket_max_cents=7000,
         pass_valid_until=date(2099, 3, 31), validated_at=datetime.now(UTC),
     )
@@ -69,6 +70,7 @@ def cpu_seconds(pid: int) -> float:
 async def baseline_wallets(dsn: str, count: int) -> float:
     """The consumer's own transaction, without Kafka: wallets per second."""
     outbox = Outbox("wallet")
+    vault = CodeVault({"bench": os.urandom(32)}, os.urandom(32))
     pool = await db.create_pool(dsn, min_size=1, max_size=1)  # the service's json codecs, one connection
     try:
         conn = await pool.acquire()
@@ -85,7 +87,7 @@ async def baseline_wallets(dsn: str, count: int) -> float:
                     terms=CampaignTerms(CAMPAIGN, event.campaign_label, event.allowance_cents, event.tickets_per_pass,
                                         event.ticket_min_cents, event.ticket_max_cents, event.pass_valid_until),
                 )
-                await store.insert_wallet(conn, wallet)
+                await WalletRepository(conn, vault).add(wallet)
                 await outbox.add(conn, WalletCreated(
                     wallet_id=str(wallet.wallet_id), application_id=wallet.application_id, campaign_id=CAMPAIGN,
                     family_sub=wallet.owner_sub, ticket_count=7, allowance_cents=7000,

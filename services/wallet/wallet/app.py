@@ -1,17 +1,44 @@
-"""The composition root: settings, the runtime's service, the use cases, routes and handlers."""
+"""The composition root: settings, the runtime's service, the use cases, routes, handlers and
+periodic work."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from pathlib import Path
+
+import asyncpg
 
 from carnet_runtime import Service
 
 from . import api, consumers
 from .application import WalletUseCases
+from .codes import CodeVault
 from .refusals import REFUSALS
 from .settings import WalletSettings
+from .store import WalletUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WalletApp:
+    """What the routes, the handlers and the periodic tasks share."""
+
+    service: Service
+    settings: WalletSettings
+    use_cases: WalletUseCases
+    vault: CodeVault
+
+    def unit(self) -> WalletUnitOfWork:
+        """A unit of work in its own transaction (a request, a periodic task)."""
+        return WalletUnitOfWork(self.service.pool, self.service.outbox, vault=self.vault)
+
+    def joining(self, conn: asyncpg.Connection) -> WalletUnitOfWork:
+        """A unit of work in a consumer's transaction."""
+        return WalletUnitOfWork.joining(conn, self.service.outbox, vault=self.vault)
 
 
 def create_service(settings: WalletSettings | None = None) -> Service:
@@ -19,11 +46,30 @@ def create_service(settings: WalletSettings | None = None) -> Service:
     service = Service(
         settings,
         title="Carnet wallet",
-        description="The Pass's electronic wallet: its tickets, crediting, assignment, voiding and the ticket sheet.",
+        description="The Pass's electronic wallet: its tickets, crediting, assignment, voiding, replacement and "
+                    "the ticket sheet; paper wallets kept by the school; figures; privacy export.",
         migrations=MIGRATIONS,
         refusals=REFUSALS,
     )
-    use_cases = WalletUseCases(settings.code_hash_key)
-    service.include_router(api.router(service, settings, use_cases))
-    consumers.register(service, use_cases)
+    app = WalletApp(service, settings, WalletUseCases(settings.code_hash_key),
+                    CodeVault(settings.code_key_bytes, settings.code_hash_key))
+    for router in api.routers(app):
+        service.include_router(router)
+    consumers.register(app)
+
+    @service.every(settings.code_reencrypt_interval_seconds)
+    async def reencrypt_codes(_: Service) -> None:
+        while await app.use_cases.reencrypt_codes(app.unit(), settings.code_reencrypt_batch):
+            pass
+        if stranded := await app.use_cases.stranded_codes(app.unit()):
+            log.warning("ticket codes sealed under a key CARNET_WALLET_CODE_KEYS no longer holds",
+                        extra={"codes": stranded})
+
+    @service.every(settings.housekeeping_interval_seconds)
+    async def housekeeping(_: Service) -> None:
+        batch = 200
+        while await app.use_cases.remind_expiring(app.unit(), settings.expiry_reminder_days, batch) == batch:
+            pass
+        await app.use_cases.forget_old_snapshots(app.unit(), settings.snapshot_retention_days)
+
     return service

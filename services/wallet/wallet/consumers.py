@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncpg
 from prometheus_client import Counter
 
@@ -11,38 +13,44 @@ from carnet_contracts.events import (
     AffiliateActivated,
     AffiliateSuspended,
     CampaignPublished,
+    CampaignPurgeStarted,
+    GuardianErasureRequested,
     PassGranted,
+    PassGrantedV1,
     RedemptionCancelled,
     TicketRedeemed,
+    TicketReplaced,
+    TicketReplaceRefused,
     TicketVoided,
     TicketVoidRefused,
 )
-from carnet_runtime import Service
 
-from .application import WalletUseCases
-from .store import PublishedTerms, WalletUnitOfWork
+from .store import PublishedTerms
+
+if TYPE_CHECKING:
+    from .app import WalletApp
 
 WALLETS_CREATED = Counter("carnet_wallet_wallets_created_total", "Wallets created from granted passes")
 
 
-def register(service: Service, use_cases: WalletUseCases) -> None:
-    def joining(conn: asyncpg.Connection) -> WalletUnitOfWork:
-        return WalletUnitOfWork.joining(conn, service.outbox)
+def register(app: WalletApp) -> None:
+    service, use_cases, joining = app.service, app.use_cases, app.joining
 
+    # Version 1 messages still on the topic reach this handler too (same event type).
     @service.on(PassGranted)
-    async def pass_granted(conn: asyncpg.Connection, event: PassGranted, _: Envelope) -> None:
+    async def pass_granted(conn: asyncpg.Connection, event: PassGranted | PassGrantedV1, _: Envelope) -> None:
         if await use_cases.pass_granted(joining(conn), event) is not None:
             WALLETS_CREATED.inc()
 
     @service.on(TicketRedeemed)
     async def ticket_redeemed(conn: asyncpg.Connection, event: TicketRedeemed, _: Envelope) -> None:
-        await use_cases.ticket_changed(joining(conn), event.wallet_id, event.ticket_id,
-                                       lambda w, t: w.ticket_redeemed(t, redeemed_at=event.redeemed_at))
+        await use_cases.ticket_changed(joining(conn), event.wallet_id, event.ticket_id, lambda w, t: w.ticket_redeemed(
+            t, redeemed_at=event.redeemed_at, affiliate_id=event.affiliate_id))
 
     @service.on(RedemptionCancelled)
     async def redemption_cancelled(conn: asyncpg.Connection, event: RedemptionCancelled, _: Envelope) -> None:
         await use_cases.ticket_changed(joining(conn), event.wallet_id, event.ticket_id,
-                                       lambda w, t: w.redemption_cancelled(t))
+                                       lambda w, t: w.redemption_cancelled(t, then_void=event.then == "void"))
 
     @service.on(TicketVoided)
     async def ticket_voided(conn: asyncpg.Connection, event: TicketVoided, _: Envelope) -> None:
@@ -52,6 +60,15 @@ def register(service: Service, use_cases: WalletUseCases) -> None:
     async def void_refused(conn: asyncpg.Connection, event: TicketVoidRefused, _: Envelope) -> None:
         await use_cases.ticket_changed(joining(conn), event.wallet_id, event.ticket_id,
                                        lambda w, t: w.void_refused(t, event.reason_code))
+
+    @service.on(TicketReplaced)
+    async def ticket_replaced(conn: asyncpg.Connection, event: TicketReplaced, _: Envelope) -> None:
+        await use_cases.ticket_replaced(joining(conn), event)
+
+    @service.on(TicketReplaceRefused)
+    async def replace_refused(conn: asyncpg.Connection, event: TicketReplaceRefused, _: Envelope) -> None:
+        await use_cases.ticket_changed(joining(conn), event.wallet_id, event.ticket_id, lambda w, t: w.replace_refused(
+            t, event.reason, redeemed_at=event.redeemed_at, affiliate_id=event.affiliate_id))
 
     @service.on(AffiliateActivated)
     async def affiliate_activated(conn: asyncpg.Connection, event: AffiliateActivated, _: Envelope) -> None:
@@ -67,3 +84,12 @@ def register(service: Service, use_cases: WalletUseCases) -> None:
             label=event.label, pass_valid_until=event.pass_valid_until,
             ticket_min_cents=event.ticket_min_cents, ticket_max_cents=event.ticket_max_cents,
         ))
+
+    @service.on(GuardianErasureRequested)
+    async def erasure_requested(conn: asyncpg.Connection, event: GuardianErasureRequested, _: Envelope) -> None:
+        await use_cases.erase(joining(conn), event)
+
+    # The runtime consumes CampaignPurgeStarted and runs this in the same transaction as its own share.
+    @service.on_campaign_purge
+    async def purge(conn: asyncpg.Connection, event: CampaignPurgeStarted) -> None:
+        await use_cases.purge_campaign(joining(conn), event.campaign_id)

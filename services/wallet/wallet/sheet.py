@@ -94,12 +94,27 @@ class Sheet:
 
 
 def render_sheet(sheet: Sheet) -> bytes:
-    """The sheet as PDF bytes."""
-    if not 1 <= len(sheet.tickets) <= MAX_TICKETS_PER_SHEET:
-        raise ValueError(f"a sheet holds 1 to {MAX_TICKETS_PER_SHEET} tickets")
+    """The sheet as PDF bytes: one A4 page."""
+    return render_sheets([sheet])
+
+
+def render_sheets(sheets: Sequence[Sheet]) -> bytes:
+    """Several sheets in one PDF, a page each (a school printing for several pupils)."""
+    if not sheets:
+        raise ValueError("a PDF holds at least one sheet")
+    for sheet in sheets:
+        if not 1 <= len(sheet.tickets) <= MAX_TICKETS_PER_SHEET:
+            raise ValueError(f"a sheet holds 1 to {MAX_TICKETS_PER_SHEET} tickets")
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, pageCompression=1)
-    canvas.setTitle(f"Tickets - {sheet.campaign_label}")
+    canvas.setTitle(f"Tickets - {sheets[0].campaign_label}")
+    for sheet in sheets:
+        _draw_page(canvas, sheet)
+    canvas.save()
+    return buffer.getvalue()
+
+
+def _draw_page(canvas: Canvas, sheet: Sheet) -> None:
     canvas.setFillGray(0)
     canvas.setStrokeGray(0)
     canvas.setFont(fonts().regular, 7)
@@ -110,8 +125,6 @@ def render_sheet(sheet: Sheet) -> bytes:
         _draw_ticket(canvas, sheet, ticket, MARGIN, bottom)
     _draw_cut_marks(canvas, len(sheet.tickets))
     canvas.showPage()
-    canvas.save()
-    return buffer.getvalue()
 
 
 def _draw_ticket(canvas: Canvas, sheet: Sheet, ticket: SheetTicket, left: float, bottom: float) -> None:

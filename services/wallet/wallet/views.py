@@ -10,16 +10,20 @@ from pydantic import BaseModel, Field
 
 from carnet_contracts import ticket_code
 
-from .application import Shown
-from .domain import Affiliate, Ticket, TicketStatus, Wallet
+from .application import EmailedSheet, Figures, Shown
+from .domain import MAX_TICKETS_PER_SHEET, Affiliate, Ticket, TicketStatus, Wallet
 from .sheet import Sheet, SheetTicket
-from .store import CampaignFigures
 
 
 class StudentView(BaseModel):
     last_name: str
     first_name: str
     level: str | None
+
+
+class RedeemedByView(BaseModel):
+    affiliate_id: str
+    name: str | None = Field(description="The organisation's name, as the wallet knows it")
 
 
 class TicketView(BaseModel):
@@ -34,7 +38,10 @@ class TicketView(BaseModel):
     affiliate_name: str | None
     credited_at: datetime | None
     redeemed_at: datetime | None
+    redeemed_by: RedeemedByView | None = Field(description="The organisation that redeemed it")
     void_refusal_reason: str | None = Field(description="Why the last void was refused (the ticket was redeemed)")
+    replace_refusal_reason: str | None = Field(
+        description="Why the last replacement was refused (the ticket was redeemed before it)")
 
 
 class WalletView(BaseModel):
@@ -43,6 +50,7 @@ class WalletView(BaseModel):
     campaign_id: str
     campaign_label: str
     school_id: str
+    paper: bool = Field(description="From a paper application: the school's correspondent acts for the family")
     student: StudentView
     allowance_cents: int
     credited_cents: int
@@ -66,8 +74,15 @@ class AmountFigures(BaseModel):
     by_status: dict[str, int]
 
 
+class ValidityShareView(BaseModel):
+    valid_until: date = Field(description="The last valid day (Europe/Paris) of these tickets")
+    cents: int
+    tickets: int
+
+
 class WalletFigures(BaseModel):
     campaign_id: str | None
+    as_of: date = Field(description="The Europe/Paris day the commitments below are counted at the end of")
     passes_with_wallet: int
     wallets_with_redeemed_ticket: int
     allowance_cents: int
@@ -76,13 +91,23 @@ class WalletFigures(BaseModel):
     tickets_by_status: dict[str, int]
     tickets_by_amount: list[AmountFigures]
     watched_amounts: dict[str, int] = Field(description="Tickets of each amount the département follows")
+    outstanding_cents: int = Field(description="Credited by as_of, not redeemed by then, still valid on as_of")
+    outstanding_tickets: int
+    outstanding_by_valid_until: list[ValidityShareView]
+    expired_unspent_cents: int = Field(description="Credited, never redeemed by as_of, validity ended before as_of")
+    expired_unspent_tickets: int
+    redeemed_cents: int = Field(description="Redeemed by the end of as_of")
+    redeemed_tickets: int
+    credited_as_of_cents: int = Field(
+        description="Credited by the end of as_of: outstanding + expired_unspent + redeemed, cent for cent")
 
 
 def ticket_view(wallet: Wallet, ticket: Ticket, now: datetime, *, with_codes: bool,
                 affiliates: dict[str, Affiliate]) -> TicketView:
     status = ticket.status_at(now, wallet.valid_until)
-    show_code = with_codes and status is TicketStatus.CREDITED
+    show_code = with_codes and status is TicketStatus.CREDITED and ticket.code is not None
     affiliate = affiliates.get(ticket.affiliate_id) if ticket.affiliate_id else None
+    redeemer = affiliates.get(ticket.redeemed_by) if ticket.redeemed_by else None
     return TicketView(
         ticket_id=ticket.ticket_id,
         position=ticket.position,
@@ -95,7 +120,10 @@ def ticket_view(wallet: Wallet, ticket: Ticket, now: datetime, *, with_codes: bo
         affiliate_name=affiliate.name if affiliate else None,
         credited_at=ticket.credited_at,
         redeemed_at=ticket.redeemed_at,
+        redeemed_by=RedeemedByView(affiliate_id=ticket.redeemed_by, name=(redeemer.name or None) if redeemer else None)
+        if ticket.redeemed_by else None,
         void_refusal_reason=ticket.void_refusal_reason,
+        replace_refusal_reason=ticket.replace_refusal_reason,
     )
 
 
@@ -112,6 +140,7 @@ def wallet_view(shown: Shown) -> WalletView:
         campaign_id=wallet.terms.campaign_id,
         campaign_label=wallet.terms.label,
         school_id=wallet.school_id,
+        paper=wallet.paper,
         student=StudentView(last_name=wallet.student.last_name, first_name=wallet.student.first_name,
                             level=wallet.student.level),
         allowance_cents=wallet.allowance_cents,
@@ -127,20 +156,34 @@ def wallet_view(shown: Shown) -> WalletView:
 
 
 def sheet_of(shown: Shown) -> Sheet:
+    [page] = sheets_of(shown)
+    return page
+
+
+def sheets_of(shown: Shown) -> list[Sheet]:
+    """The pages of one pupil's tickets: seven to a page."""
     wallet, affiliates = shown.wallet, shown.affiliates
+    tickets = [SheetTicket(position=t.position, code=t.code, amount_cents=t.amount_cents,
+                           affiliate_name=affiliates[t.affiliate_id].name if t.affiliate_id in affiliates else None)
+               for t in shown.tickets]
+    return [Sheet(student_name=wallet.student.full_name, campaign_label=wallet.terms.label,
+                  valid_until=wallet.valid_until, tickets=tickets[i:i + MAX_TICKETS_PER_SHEET])
+            for i in range(0, len(tickets), MAX_TICKETS_PER_SHEET)]
+
+
+def emailed_sheet_of(emailed: EmailedSheet) -> Sheet:
+    """A ticket e-mail's sheet: its tickets as they were when asked, the pupil's name and the validity
+    end as they are."""
+    wallet = emailed.wallet
     return Sheet(
-        student_name=wallet.student.full_name,
-        campaign_label=wallet.terms.label,
-        valid_until=wallet.valid_until,
-        tickets=[
-            SheetTicket(position=t.position, code=t.code, amount_cents=t.amount_cents,
-                        affiliate_name=affiliates[t.affiliate_id].name if t.affiliate_id in affiliates else None)
-            for t in shown.tickets
-        ],
+        student_name=wallet.student.full_name, campaign_label=wallet.terms.label, valid_until=wallet.valid_until,
+        tickets=[SheetTicket(position=t.position, code=t.code, amount_cents=t.amount_cents,
+                             affiliate_name=t.affiliate_name) for t in emailed.snapshot.tickets],
     )
 
 
-def figures_view(found: CampaignFigures, campaign_id: str | None, watched: list[int]) -> WalletFigures:
+def figures_view(figures: Figures, campaign_id: str | None, watched: list[int]) -> WalletFigures:
+    found, committed = figures.found, figures.commitments
     by_status = {status.value: 0 for status in TicketStatus}
     by_status.update(found.tickets_by_status)
     by_amount: dict[int, AmountFigures] = {}
@@ -152,6 +195,7 @@ def figures_view(found: CampaignFigures, campaign_id: str | None, watched: list[
             entry.count += count
     return WalletFigures(
         campaign_id=campaign_id,
+        as_of=committed.as_of,
         passes_with_wallet=found.wallets,
         wallets_with_redeemed_ticket=found.wallets_with_redeemed_ticket,
         allowance_cents=found.allowance_cents,
@@ -160,4 +204,13 @@ def figures_view(found: CampaignFigures, campaign_id: str | None, watched: list[
         tickets_by_status=by_status,
         tickets_by_amount=list(by_amount.values()),
         watched_amounts={str(a): by_amount[a].count if a in by_amount else 0 for a in watched},
+        outstanding_cents=committed.outstanding_cents,
+        outstanding_tickets=committed.outstanding_tickets,
+        outstanding_by_valid_until=[ValidityShareView(valid_until=s.valid_until, cents=s.cents, tickets=s.tickets)
+                                    for s in committed.by_valid_until],
+        expired_unspent_cents=committed.expired_unspent_cents,
+        expired_unspent_tickets=committed.expired_unspent_tickets,
+        redeemed_cents=committed.redeemed_cents,
+        redeemed_tickets=committed.redeemed_tickets,
+        credited_as_of_cents=committed.credited_cents,
     )

@@ -9,9 +9,14 @@ from datetime import UTC, date, datetime
 import asyncpg
 import pytest
 
-from carnet_contracts.events import Guardian, PassGranted, Student
+from carnet_contracts import ticket_code
+from carnet_contracts.events import GuardianContact, PassGranted, Pupil
 from carnet_contracts.topics import WALLET_WALLETS
 from carnet_local.testing import poll_database
+
+# The periodic work (reminders, snapshots' retention, re-encryption) every second, for tests.
+FAST_PERIODIC = {"CARNET_WALLET_HOUSEKEEPING_INTERVAL_SECONDS": "1",
+                 "CARNET_WALLET_CODE_REENCRYPT_INTERVAL_SECONDS": "1"}
 
 
 class Feed:
@@ -23,15 +28,17 @@ class Feed:
         self.campaign_id = f"campaign-{uuid.uuid4().hex[:8]}"
 
     def pass_granted(self, *, tickets_per_pass: int = 7, allowance_cents: int = 7000,
-                     school_id: str = "0920001A") -> PassGranted:
+                     school_id: str = "0920001A", paper: bool = False, valid_until: date = date(2099, 3, 31),
+                     first_name: str = "Léa", last_name: str = "Martin",
+                     email: str = "anne.martin@example.org") -> PassGranted:
         return PassGranted(
             application_id=f"app-{uuid.uuid4()}", campaign_id=self.campaign_id,
             campaign_label="Pass Hauts-de-Seine 2098-2099", school_id=school_id,
-            family_sub=f"family-{uuid.uuid4().hex[:10]}",
-            student=Student(last_name="Martin", first_name="Léa", birth_date=date(2086, 5, 4), level="5e"),
-            guardian=Guardian(last_name="Martin", first_name="Anne", email="anne.martin@example.org"),
+            family_sub=None if paper else f"family-{uuid.uuid4().hex[:10]}", channel="paper" if paper else "online",
+            student=Pupil(last_name=last_name, first_name=first_name, level="5e"),
+            guardian=GuardianContact(last_name=last_name, first_name="Anne", email=email),
             allowance_cents=allowance_cents, tickets_per_pass=tickets_per_pass, ticket_min_cents=500,
-            ticket_max_cents=7000, pass_valid_until=date(2099, 3, 31), validated_at=datetime.now(UTC),
+            ticket_max_cents=7000, pass_valid_until=valid_until, validated_at=datetime.now(UTC),
         )
 
     async def wallet_of(self, granted: PassGranted, *, timeout: float = 60.0) -> str:
@@ -55,12 +62,39 @@ class Feed:
         finally:
             await conn.close()
 
+    async def fetch(self, query: str, *args):
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            return await conn.fetch(query, *args)
+        finally:
+            await conn.close()
 
-@pytest.fixture(scope="module")
+    async def dump(self) -> str:
+        """Every row of every table of the database, as PostgreSQL writes them (text, json, and bytea in hex)."""
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            tables = await conn.fetch(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                "AND table_type = 'BASE TABLE' ORDER BY table_name")
+            lines = []
+            for table in tables:
+                rows = await conn.fetch(f'SELECT t::text AS row FROM "{table["table_name"]}" t')
+                lines += [f"{table['table_name']}: {r['row']}" for r in rows]
+            return "\n".join(lines)
+        finally:
+            await conn.close()
+
+
+def code_forms(code: str) -> list[str]:
+    """How a code could be written down: as it is, in groups, in lower case, as bytes in hex."""
+    return [code, ticket_code.format_groups(code), code.lower(), code.encode().hex()]
+
+
+@pytest.fixture(scope="session")
 async def wallet(stack):
-    """One wallet process for a module; tests use their own applications and campaign."""
+    """One wallet process for the wallet's integration tests; tests use their own applications and campaign."""
     database_url = await stack.create_database("wallet")
-    process = stack.service("wallet", database_url=database_url)
+    process = stack.service("wallet", database_url=database_url, env=FAST_PERIODIC)
     await asyncio.to_thread(process.start, timeout=120)
     yield process, Feed(stack, database_url)
     await asyncio.to_thread(process.stop)
@@ -68,6 +102,6 @@ async def wallet(stack):
 
 @pytest.fixture
 def feed(wallet, stack):
-    """A fresh campaign id per test, on the module's process."""
+    """A fresh campaign id per test, on the shared process."""
     process, module_feed = wallet
     return Feed(stack, module_feed.database_url)

@@ -171,14 +171,17 @@ async def test_refusals_voiding_redemption_events_sheet_access_and_figures(stack
         assert void.status_code == 202 and void.json()["status"] == "void_pending"
         common = dict(wallet_id=wallet_id, campaign_id=feed.campaign_id)
         await stack.publish(TicketVoided(ticket_id=t2, amount_cents=3000, voided_at=now, **common))
-        await feed.until("SELECT status = 'voided' FROM tickets WHERE ticket_id = $1::uuid", t2)
+        await feed.until("SELECT status = 'blank' FROM tickets WHERE ticket_id = $1::uuid", t2)
         shown = (await client.get(f"/v1/wallets/{wallet_id}", headers=family)).json()
-        assert shown["remaining_cents"] == 4000 and shown["tickets"][1]["status"] == "voided"
+        assert shown["remaining_cents"] == 4000 and shown["tickets"][1]["status"] == "blank"
 
         # A ticket spent at the counter, its void refused, then its redemption cancelled.
         await stack.publish(TicketRedeemed(redemption_id=str(uuid.uuid4()), ticket_id=t1, affiliate_id=club,
                                            amount_cents=3000, code_suffix="XXXX", redeemed_at=now, **common))
         await feed.until("SELECT status = 'redeemed' FROM tickets WHERE ticket_id = $1::uuid", t1)
+        redeemed = (await client.get(f"/v1/wallets/{wallet_id}", headers=family)).json()["tickets"][0]
+        assert redeemed["redeemed_by"] == {"affiliate_id": club, "name": "Club de judo de Nanterre"}
+        assert redeemed["redeemed_at"] is not None and redeemed["code"] is None
         refused_void = await client.post(f"/v1/wallets/{wallet_id}/tickets/{t1}/void", headers=family)
         assert (refused_void.status_code, refused_void.json()["error"]["code"]) == (409, "TICKET_NOT_CREDITED")
         await stack.publish(RedemptionCancelled(redemption_id=str(uuid.uuid4()), ticket_id=t1, affiliate_id=club,
@@ -198,8 +201,8 @@ async def test_refusals_voiding_redemption_events_sheet_access_and_figures(stack
         assert (await client.get("/v1/stats", headers=family)).status_code == 403
     body = figures.json()
     assert body["passes_with_wallet"] == 1 and body["credited_cents"] == 3000
-    assert body["tickets_by_status"] == {"blank": 5, "credited": 1, "redeemed": 0, "void_pending": 0,
-                                         "voided": 1, "expired": 0}
+    assert body["tickets_by_status"] == {"blank": 6, "credited": 1, "redeemed": 0, "void_pending": 0,
+                                         "voided": 0, "replace_pending": 0, "expired": 0}
     assert body["watched_amounts"] == {"1000": 0, "3000": 1, "7000": 0}
     events = await stack.events(WALLET_TICKETS.name, timeout=10, until=lambda found: sum(
         m["data"].get("wallet_id") == wallet_id and m["event_type"] == "TicketAssigned" for m in found) >= 1)

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from carnet_contracts import ticket_code
 from wallet.domain import (
@@ -179,14 +179,16 @@ def test_a_void_request_makes_the_ticket_pending_and_still_holds_its_amount():
     assert refusal_code(lambda: wallet.request_void(ticket.ticket_id, now=DURING)) == "TICKET_NOT_CREDITED"
 
 
-def test_a_voided_ticket_gives_its_amount_back_to_the_remaining():
+def test_a_voided_ticket_is_blank_again_its_amount_back_in_the_remaining_and_its_code_gone():
     wallet = make_wallet()
-    ticket = credit(wallet, 1, 2000)
+    ticket = credit(wallet, 1, 2000, affiliate_id=CLUB.affiliate_id, known_affiliates=AFFILIATES)
     wallet.request_void(ticket.ticket_id, now=DURING)
     assert wallet.ticket_voided(ticket.ticket_id)
-    assert ticket.status is TicketStatus.VOIDED
+    assert (ticket.status, ticket.amount_cents, ticket.code, ticket.affiliate_id) == (TicketStatus.BLANK, None, None, None)
     assert wallet.remaining_cents == 7000
     assert not wallet.ticket_voided(ticket.ticket_id), "a redelivered event changes nothing"
+    again = credit(wallet, 1, 7000)
+    assert again.status is TicketStatus.CREDITED and wallet.remaining_cents == 0
 
 
 def test_a_refused_void_puts_the_ticket_back_to_credited_with_the_reason():
@@ -211,12 +213,59 @@ def test_a_redeemed_ticket_stays_redeemed_when_its_void_is_refused():
 def test_redeemed_then_cancelled_makes_the_ticket_credited_again():
     wallet = make_wallet()
     ticket = credit(wallet, 1, 2000)
-    assert wallet.ticket_redeemed(ticket.ticket_id, redeemed_at=DURING)
-    assert ticket.status is TicketStatus.REDEEMED
+    assert wallet.ticket_redeemed(ticket.ticket_id, redeemed_at=DURING, affiliate_id=CLUB.affiliate_id)
+    assert (ticket.status, ticket.redeemed_by) == (TicketStatus.REDEEMED, CLUB.affiliate_id)
     assert not wallet.ticket_redeemed(ticket.ticket_id, redeemed_at=DURING)
     assert wallet.redemption_cancelled(ticket.ticket_id)
-    assert ticket.status is TicketStatus.CREDITED and ticket.redeemed_at is None
+    assert ticket.status is TicketStatus.CREDITED and ticket.redeemed_at is None and ticket.redeemed_by is None
     assert wallet.credited_cents == 2000
+
+
+def test_a_cancellation_then_void_waits_for_the_voided_event_then_the_ticket_is_blank():
+    wallet = make_wallet()
+    ticket = credit(wallet, 1, 2000)
+    wallet.ticket_redeemed(ticket.ticket_id, redeemed_at=DURING)
+    assert wallet.redemption_cancelled(ticket.ticket_id, then_void=True)
+    assert ticket.status is TicketStatus.VOID_PENDING and wallet.remaining_cents == 5000
+    assert wallet.ticket_voided(ticket.ticket_id)
+    assert ticket.status is TicketStatus.BLANK and wallet.remaining_cents == 7000
+
+
+# -- replacing a lost ticket -------------------------------------------------------------------------
+
+
+def test_a_replacement_keeps_amount_and_affiliate_and_swaps_the_code_once_the_old_one_is_revoked():
+    wallet = make_wallet()
+    ticket = credit(wallet, 1, 2000, affiliate_id=CLUB.affiliate_id, known_affiliates=AFFILIATES)
+    old, new = ticket.code, ticket_code.generate()
+    wallet.request_replace(ticket.ticket_id, new_code=new, now=DURING)
+    assert (ticket.status, ticket.code, ticket.pending_code) == (TicketStatus.REPLACE_PENDING, old, new)
+    assert wallet.credited_cents == 2000
+    assert refusal_code(lambda: wallet.request_void(ticket.ticket_id, now=DURING)) == "TICKET_NOT_CREDITED"
+    assert refusal_code(lambda: wallet.request_replace(ticket.ticket_id, new_code=new, now=DURING)) == "TICKET_NOT_CREDITED"
+    assert wallet.ticket_replaced(ticket.ticket_id) is ticket
+    assert (ticket.status, ticket.code, ticket.pending_code) == (TicketStatus.CREDITED, new, None)
+    assert (ticket.amount_cents, ticket.affiliate_id) == (2000, CLUB.affiliate_id)
+    assert wallet.ticket_replaced(ticket.ticket_id) is None
+
+
+def test_a_replacement_is_refused_after_the_validity_end_and_for_a_blank_ticket():
+    wallet = make_wallet()
+    ticket = credit(wallet, 1, 2000)
+    after = validity_end(VALID_UNTIL)
+    assert refusal_code(lambda: wallet.request_replace(ticket.ticket_id, new_code="x", now=after)) == "PASS_EXPIRED"
+    blank = wallet.tickets[1].ticket_id
+    assert refusal_code(lambda: wallet.request_replace(blank, new_code="x", now=DURING)) == "TICKET_NOT_CREDITED"
+
+
+def test_a_replacement_refused_leaves_the_ticket_redeemed_with_the_reason_and_no_pending_code():
+    wallet = make_wallet()
+    ticket = credit(wallet, 1, 2000)
+    wallet.request_replace(ticket.ticket_id, new_code=ticket_code.generate(), now=DURING)
+    assert wallet.replace_refused(ticket.ticket_id, "déjà utilisé", redeemed_at=DURING, affiliate_id="club")
+    assert (ticket.status, ticket.redeemed_by, ticket.pending_code) == (TicketStatus.REDEEMED, "club", None)
+    assert ticket.replace_refusal_reason == "déjà utilisé"
+    assert not wallet.replace_refused(wallet.tickets[1].ticket_id, "x", redeemed_at=None, affiliate_id=None)
 
 
 def test_events_about_an_unknown_or_blank_ticket_change_nothing():
@@ -322,13 +371,36 @@ class AllowanceMachine(RuleBasedStateMachine):
             if ticket:
                 self.wallet.ticket_redeemed(ticket.ticket_id, redeemed_at=DURING)
 
+    @rule(index=st.integers(0, 6), outcome=st.sampled_from(["replaced", "refused", "redeemed"]))
+    def replace_a_ticket(self, index, outcome):
+        ticket = self._pick(index, TicketStatus.CREDITED)
+        if ticket:
+            self.wallet.request_replace(ticket.ticket_id, new_code=ticket_code.generate(), now=DURING)
+            if outcome == "replaced":
+                self.wallet.ticket_replaced(ticket.ticket_id)
+            elif outcome == "redeemed":
+                self.wallet.ticket_redeemed(ticket.ticket_id, redeemed_at=DURING)
+            self.wallet.replace_refused(ticket.ticket_id, "x", redeemed_at=DURING, affiliate_id=None) \
+                if outcome != "replaced" else None
+
+    @rule(index=st.integers(0, 6), then_void=st.booleans())
+    def cancel_late(self, index, then_void):
+        ticket = self._pick(index, TicketStatus.REDEEMED)
+        if ticket and self.wallet.redemption_cancelled(ticket.ticket_id, then_void=then_void) and then_void:
+            self.wallet.ticket_voided(ticket.ticket_id)
+
     @invariant()
     def credited_total_never_exceeds_the_allowance(self):
         holding = sum(t.amount_cents for t in self.wallet.tickets
-                      if t.status in (TicketStatus.CREDITED, TicketStatus.REDEEMED, TicketStatus.VOID_PENDING))
+                      if t.status in (TicketStatus.CREDITED, TicketStatus.REDEEMED, TicketStatus.VOID_PENDING,
+                                      TicketStatus.REPLACE_PENDING))
         assert self.wallet.credited_cents == holding <= self.wallet.allowance_cents
         assert self.wallet.remaining_cents >= 0
         assert all(500 <= t.amount_cents <= 7000 for t in self.wallet.tickets if t.amount_cents is not None)
+        assert all((t.status is TicketStatus.BLANK) == (t.code is None) for t in self.wallet.tickets)
+        assert all((t.status is TicketStatus.REPLACE_PENDING) == (t.pending_code is not None) for t in self.wallet.tickets)
+        assert self.wallet.money_left_cents == self.wallet.allowance_cents - sum(
+            t.amount_cents for t in self.wallet.tickets if t.status is TicketStatus.REDEEMED)
 
 
 TestAllowanceUnderAnySequence = AllowanceMachine.TestCase

@@ -8,7 +8,7 @@ import zxingcpp
 
 from carnet_contracts import ticket_code
 from wallet import sheet as sheet_module
-from wallet.sheet import Sheet, SheetTicket, render_sheet
+from wallet.sheet import Sheet, SheetTicket, render_sheet, render_sheets
 
 AMOUNTS = [1000, 3000, 7000, 500, 1050, 600, 700]
 AMOUNTS_AS_PRINTED = ["10,00 €", "30,00 €", "70,00 €", "5,00 €", "10,50 €", "6,00 €", "7,00 €"]
@@ -89,3 +89,30 @@ def test_without_a_unicode_font_letters_lose_their_accents_rather_than_print_as_
     text = pypdf.PdfReader(io.BytesIO(render_sheet(sheet))).pages[0].extract_text()
     assert "Lukasz Wasik-Nguyen" in text
     assert "10,00 €" not in text and "5,00 €" in text
+
+
+def rasterise_pages(pdf: bytes, dpi: int) -> list:
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        return [document[i].render(scale=dpi / 72, grayscale=True).to_pil() for i in range(len(document))]
+    finally:
+        document.close()
+
+
+def test_a_schools_pdf_has_a_page_per_pupil_whose_barcodes_decode_to_that_pupils_codes():
+    pupils = [("Léa Martin", 3), ("Hugo Bernard", 7), ("Inès Petit", 1)]
+    sheets = [Sheet(name, "Pass 2026-2027", date(2027, 3, 31),
+                    [SheetTicket(p, ticket_code.generate(), 1000) for p in range(1, count + 1)])
+              for name, count in pupils]
+    pdf = render_sheets(sheets)
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 3
+    for page, sheet, image in zip(reader.pages, sheets, rasterise_pages(pdf, 200), strict=True):
+        assert page.extract_text().count(sheet.student_name) == len(sheet.tickets)
+        decoded = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.Code128)
+        assert sorted(b.text for b in decoded) == sorted(t.code for t in sheet.tickets)
+
+
+def test_a_pdf_holds_at_least_one_sheet():
+    with pytest.raises(ValueError):
+        render_sheets([])

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
-from carnet_contracts.calendar import end_of_paris_day
+from carnet_contracts.calendar import end_of_paris_day, paris_day
 from carnet_contracts.display import day as format_day
 from carnet_contracts.display import euros as format_euros
 from carnet_runtime.errors import Refusal
@@ -27,13 +27,18 @@ class TicketStatus(StrEnum):
     CREDITED = "credited"
     REDEEMED = "redeemed"
     VOID_PENDING = "void_pending"
+    # History only: a voided ticket is blank again (its amount back in the remaining, its code gone).
     VOIDED = "voided"
+    REPLACE_PENDING = "replace_pending"
     # Never stored: how a blank or credited ticket is shown once the pass's validity has ended.
     EXPIRED = "expired"
 
 
-# A voided ticket gives its amount back to the allowance; every other credited state holds it.
-_HOLDS_AMOUNT = frozenset({TicketStatus.CREDITED, TicketStatus.REDEEMED, TicketStatus.VOID_PENDING})
+# Every state of a credited ticket holds its amount; a blank (or voided, for history) one does not.
+HOLDS_AMOUNT = frozenset({TicketStatus.CREDITED, TicketStatus.REDEEMED, TicketStatus.VOID_PENDING,
+                          TicketStatus.REPLACE_PENDING})
+# States in which the ticket still has a code redemption may accept.
+_SPENDABLE = frozenset({TicketStatus.CREDITED, TicketStatus.VOID_PENDING, TicketStatus.REPLACE_PENDING})
 
 
 # The redemption service refuses an expired ticket from the same instant (shared rule).
@@ -90,10 +95,26 @@ class Ticket:
     credited_at: datetime | None = None
     redeemed_at: datetime | None = None
     void_refusal_reason: str | None = None
+    # The affiliate that redeemed it (TicketRedeemed), whoever it was assigned to.
+    redeemed_by: str | None = None
+    # The code a replacement will give, kept until the redemption service revoked the old one.
+    pending_code: str | None = None
+    replace_refusal_reason: str | None = None
 
     @property
     def holds_amount(self) -> bool:
-        return self.status in _HOLDS_AMOUNT
+        return self.status in HOLDS_AMOUNT
+
+    @property
+    def unspent(self) -> bool:
+        return self.holds_amount and self.status is not TicketStatus.REDEEMED
+
+    def _give_back(self) -> None:
+        """Blank again: no amount, no code, no affiliate."""
+        self.status = TicketStatus.BLANK
+        self.amount_cents = self.code = self.pending_code = self.affiliate_id = None
+        self.credited_at = self.redeemed_at = self.redeemed_by = None
+        self.void_refusal_reason = self.replace_refusal_reason = None
 
     def status_at(self, now: datetime, valid_until: date) -> TicketStatus:
         if self.status in (TicketStatus.BLANK, TicketStatus.CREDITED) and now >= validity_end(valid_until):
@@ -111,6 +132,12 @@ class Wallet:
     student: Student
     terms: CampaignTerms
     tickets: list[Ticket] = field(default_factory=list)
+    # From a paper application: its school's correspondent (and the admin) act for the family.
+    paper: bool = False
+    # Names, e-mail, account and codes were erased (purge or erasure); amounts and dates stay.
+    anonymised_at: datetime | None = None
+    # When the family was reminded that the pass ends soon with money left on it.
+    expiry_reminded_at: datetime | None = None
 
     @classmethod
     def open(
@@ -124,7 +151,8 @@ class Wallet:
         terms: CampaignTerms,
         wallet_id: UUID | None = None,
     ) -> Wallet:
-        """A new wallet with the campaign's number of blank tickets, at positions 1..N."""
+        """A new wallet with the campaign's number of blank tickets, at positions 1..N. A pass granted
+        without a family account (a paper application) is kept by the school."""
         tickets = [Ticket(ticket_id=uuid.uuid4(), position=p) for p in range(1, terms.tickets_per_pass + 1)]
         return cls(
             wallet_id=wallet_id or uuid.uuid4(),
@@ -135,6 +163,7 @@ class Wallet:
             student=student,
             terms=terms,
             tickets=tickets,
+            paper=owner_sub is None,
         )
 
     # -- figures ---------------------------------------------------------------------------------
@@ -152,11 +181,27 @@ class Wallet:
         return self.allowance_cents - self.credited_cents
 
     @property
+    def credited_unspent_cents(self) -> int:
+        return sum(t.amount_cents or 0 for t in self.tickets if t.unspent)
+
+    @property
+    def money_left_cents(self) -> int:
+        """What the family can still spend: credited and unspent, plus not yet credited."""
+        return self.credited_unspent_cents + self.remaining_cents
+
+    @property
     def valid_until(self) -> date:
         return self.terms.pass_valid_until
 
     def is_expired(self, now: datetime) -> bool:
         return now >= validity_end(self.valid_until)
+
+    def expiry_reminder_due(self, now: datetime, days_before: int) -> bool:
+        """The pass ends in `days_before` days or fewer (Paris days) and money is
+        left on it."""
+        today = paris_day(now)
+        return (self.anonymised_at is None and not self.is_expired(now)
+                and (self.valid_until - today).days <= days_before and self.money_left_cents > 0)
 
     def ticket(self, ticket_id: UUID) -> Ticket:
         for ticket in self.tickets:
@@ -234,10 +279,25 @@ class Wallet:
         ticket.void_refusal_reason = None
         return ticket
 
+    def request_replace(self, ticket_id: UUID, *, new_code: str, now: datetime) -> Ticket:
+        """A lost or stolen credited ticket gets a new code, kept pending until the redemption
+        service has revoked the old one (or answered that it was redeemed meanwhile)."""
+        ticket = self.ticket(ticket_id)
+        self._refuse_if_expired(now, "remplacer un ticket")
+        self._require_credited(ticket, "Seul un ticket crédité et non utilisé peut être remplacé.")
+        ticket.status = TicketStatus.REPLACE_PENDING
+        ticket.pending_code = new_code
+        ticket.replace_refusal_reason = None
+        return ticket
+
+    def printable_tickets(self, now: datetime) -> list[Ticket]:
+        """Every credited ticket that has its code, by position (an erased wallet's have none)."""
+        return [t for t in self.tickets
+                if t.status_at(now, self.valid_until) is TicketStatus.CREDITED and t.code is not None]
+
     def sheet_tickets(self, positions: Sequence[int] | None, *, now: datetime) -> list[Ticket]:
         """The tickets to print on one page: the requested positions, or every credited ticket."""
-        printable = {t.position: t for t in self.tickets
-                     if t.status_at(now, self.valid_until) is TicketStatus.CREDITED}
+        printable = {t.position: t for t in self.printable_tickets(now)}
         if positions is None:
             chosen = sorted(printable.values(), key=lambda t: t.position)
             if not chosen:
@@ -258,27 +318,33 @@ class Wallet:
     # -- what the redemption service tells us ---------------------------------------------------
     # Each returns whether the ticket changed: a redelivered or out-of-place event changes nothing.
 
-    def ticket_redeemed(self, ticket_id: UUID, *, redeemed_at: datetime) -> bool:
+    def ticket_redeemed(self, ticket_id: UUID, *, redeemed_at: datetime, affiliate_id: str | None = None) -> bool:
         ticket = self.find_ticket(ticket_id)
-        if ticket is None or ticket.status not in (TicketStatus.CREDITED, TicketStatus.VOID_PENDING):
+        if ticket is None or ticket.status not in _SPENDABLE:
             return False
         ticket.status = TicketStatus.REDEEMED
         ticket.redeemed_at = redeemed_at
+        ticket.redeemed_by = affiliate_id
+        ticket.pending_code = None  # a replacement asked meanwhile will be refused
         return True
 
-    def redemption_cancelled(self, ticket_id: UUID) -> bool:
+    def redemption_cancelled(self, ticket_id: UUID, *, then_void: bool = False) -> bool:
+        """Undone at the counter (redeemable again) or by the admin, who may void it instead: then a
+        TicketVoided follows, and the ticket waits for it as `void_pending`."""
         ticket = self.find_ticket(ticket_id)
         if ticket is None or ticket.status is not TicketStatus.REDEEMED:
             return False
-        ticket.status = TicketStatus.CREDITED
-        ticket.redeemed_at = None
+        ticket.status = TicketStatus.VOID_PENDING if then_void else TicketStatus.CREDITED
+        ticket.redeemed_at = ticket.redeemed_by = None
         return True
 
     def ticket_voided(self, ticket_id: UUID) -> bool:
+        """The redemption service retired the code for ever: the ticket is blank again, its amount
+        back in the remaining, ready to be credited with a new code."""
         ticket = self.find_ticket(ticket_id)
-        if ticket is None or ticket.status is not TicketStatus.VOID_PENDING:
+        if ticket is None or ticket.status not in _SPENDABLE:
             return False
-        ticket.status = TicketStatus.VOIDED
+        ticket._give_back()
         return True
 
     def void_refused(self, ticket_id: UUID, reason: str) -> bool:
@@ -289,6 +355,29 @@ class Wallet:
         if ticket.status is TicketStatus.VOID_PENDING:
             ticket.status = TicketStatus.CREDITED
         ticket.void_refusal_reason = reason
+        return True
+
+    def ticket_replaced(self, ticket_id: UUID) -> Ticket | None:
+        """The old code is revoked: the pending code is the ticket's code (same amount, same affiliate)."""
+        ticket = self.find_ticket(ticket_id)
+        if ticket is None or ticket.status is not TicketStatus.REPLACE_PENDING or ticket.pending_code is None:
+            return None
+        ticket.status = TicketStatus.CREDITED
+        ticket.code, ticket.pending_code = ticket.pending_code, None
+        return ticket
+
+    def replace_refused(self, ticket_id: UUID, reason: str, *, redeemed_at: datetime | None,
+                        affiliate_id: str | None) -> bool:
+        """It was redeemed before it could be replaced: it stays redeemed, the pending code is dropped."""
+        ticket = self.find_ticket(ticket_id)
+        if ticket is None or ticket.status not in (TicketStatus.REPLACE_PENDING, TicketStatus.REDEEMED):
+            return False
+        if ticket.status is TicketStatus.REPLACE_PENDING:
+            ticket.status = TicketStatus.REDEEMED
+            ticket.redeemed_at = redeemed_at
+            ticket.redeemed_by = affiliate_id
+        ticket.pending_code = None
+        ticket.replace_refusal_reason = reason
         return True
 
     # -- helpers -----------------------------------------------------------------------------------

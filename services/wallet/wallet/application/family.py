@@ -1,0 +1,246 @@
+"""What families do with their wallet (and, for a paper wallet, the school's correspondent or the
+admin for them): see it, credit, assign, void, replace, print and e-mail tickets."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from carnet_contracts import ticket_code
+from carnet_contracts.events import (
+    TicketAssigned,
+    TicketCredited,
+    TicketReplaceRequested,
+    TicketsEmailRequested,
+    TicketVoidRequested,
+)
+from carnet_runtime import Refusal
+from carnet_runtime.auth import Principal, forbidden
+
+from ..domain import Action, Affiliate, SheetSnapshot, SnapshotTicket, Ticket, Wallet
+from ..store import WalletUnitOfWork
+from .access import KEEPERS, SHEET_CALLERS, Right, acts_for, other_school, wallet_for, wallet_unknown
+
+
+@dataclass(frozen=True)
+class CreditTicket:
+    wallet_id: UUID
+    ticket_id: UUID
+    amount_cents: int
+    affiliate_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AssignTicket:
+    wallet_id: UUID
+    ticket_id: UUID
+    affiliate_id: str | None
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A wallet (or some of its tickets) as the caller may see it at `now`."""
+
+    wallet: Wallet
+    now: datetime
+    with_codes: bool
+    affiliates: dict[str, Affiliate]
+    tickets: Sequence[Ticket] = ()
+
+
+@dataclass(frozen=True)
+class EmailRequested:
+    request_id: str
+    wallet_id: UUID
+    positions: list[int]
+
+
+@dataclass(frozen=True)
+class EmailedSheet:
+    """The sheet of one ticket e-mail, as it was when asked."""
+
+    wallet: Wallet
+    snapshot: SheetSnapshot
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _affiliate_ids(tickets: Sequence[Ticket]) -> list[str | None]:
+    return [a for t in tickets for a in (t.affiliate_id, t.redeemed_by)]
+
+
+class UseCasesBase:
+    def __init__(self, code_hash_key: bytes, *, clock: Callable[[], datetime] = utc_now,
+                 new_code: Callable[[], str] = ticket_code.generate):
+        self.code_hash_key = code_hash_key
+        self.clock = clock
+        self.new_code = new_code
+
+    async def _email(self, uow: WalletUnitOfWork, wallet: Wallet, tickets: Sequence[Ticket], reason: str,
+                     now: datetime) -> EmailRequested:
+        """Keep the sheet as it is now (codes sealed) and ask the notification service to send it: the
+        event names the request, never a code; the sheet is fetched from this API by request id."""
+        affiliates = await uow.affiliates.of(t.affiliate_id for t in tickets)
+        request_id = uuid.uuid4()
+        await uow.snapshots.add(SheetSnapshot(
+            request_id=request_id, wallet_id=wallet.wallet_id, campaign_id=wallet.terms.campaign_id, reason=reason,
+            requested_at=now,
+            tickets=[SnapshotTicket(t.position, t.ticket_id, t.amount_cents or 0,
+                                    affiliates[t.affiliate_id].name if t.affiliate_id in affiliates else None, t.code)
+                     for t in tickets if t.code],
+        ))
+        positions = [t.position for t in tickets]
+        uow.publish(TicketsEmailRequested(
+            request_id=str(request_id), wallet_id=str(wallet.wallet_id), campaign_id=wallet.terms.campaign_id,
+            positions=positions, guardian_email=wallet.guardian_email,
+            student_first_name=wallet.student.first_name, requested_at=now, reason=reason,
+        ))
+        return EmailRequested(str(request_id), wallet.wallet_id, positions)
+
+
+class FamilyCommands(UseCasesBase):
+    async def show(self, uow: WalletUnitOfWork, actor: Principal, wallet_id: UUID) -> Shown:
+        async with uow:
+            access = await wallet_for(uow, actor, wallet_id, Right.READ)
+            affiliates = await uow.affiliates.of(_affiliate_ids(access.wallet.tickets))
+        return Shown(access.wallet, self.clock(), access.with_codes, affiliates, access.wallet.tickets)
+
+    async def credit(self, uow: WalletUnitOfWork, actor: Principal, command: CreditTicket) -> Shown:
+        """Put a sum on a blank ticket, which gets a new code; optionally reserve it for one affiliate."""
+        now = self.clock()
+        async with uow:
+            access = await wallet_for(uow, actor, command.wallet_id, Right.KEEP, for_update=True)
+            wallet = access.wallet
+            known = await uow.affiliates.of([command.affiliate_id])
+            ticket = wallet.credit(command.ticket_id, command.amount_cents, code=self.new_code(), now=now,
+                                   affiliate_id=command.affiliate_id, known_affiliates=known)
+            await uow.wallets.save_ticket(ticket)
+            await uow.acts.record(access.acts(Action.CREDIT, [ticket], now, amount_cents=ticket.amount_cents,
+                                              affiliate_id=ticket.affiliate_id))
+            uow.publish(TicketCredited(
+                ticket_id=str(ticket.ticket_id), wallet_id=str(wallet.wallet_id),
+                campaign_id=wallet.terms.campaign_id, position=ticket.position,
+                code_hash=ticket_code.code_hash(ticket.code, self.code_hash_key),
+                code_suffix=ticket_code.display_suffix(ticket.code), amount_cents=ticket.amount_cents,
+                affiliate_id=ticket.affiliate_id, valid_until=wallet.valid_until, credited_at=now,
+            ))
+        return Shown(wallet, now, True, known, [ticket])
+
+    async def assign(self, uow: WalletUnitOfWork, actor: Principal, command: AssignTicket) -> Shown:
+        """Reserve a credited ticket for one affiliate, or (None) for any."""
+        now = self.clock()
+        async with uow:
+            access = await wallet_for(uow, actor, command.wallet_id, Right.KEEP, for_update=True)
+            wallet = access.wallet
+            known = await uow.affiliates.of([command.affiliate_id])
+            ticket = wallet.assign(command.ticket_id, command.affiliate_id, now=now, known_affiliates=known)
+            await uow.wallets.save_ticket(ticket)
+            await uow.acts.record(access.acts(Action.ASSIGN, [ticket], now, affiliate_id=ticket.affiliate_id))
+            uow.publish(TicketAssigned(
+                ticket_id=str(ticket.ticket_id), wallet_id=str(wallet.wallet_id),
+                campaign_id=wallet.terms.campaign_id, affiliate_id=ticket.affiliate_id,
+                code_suffix=ticket_code.display_suffix(ticket.code), amount_cents=ticket.amount_cents,
+                assigned_at=now,
+            ))
+        return Shown(wallet, now, True, known, [ticket])
+
+    async def request_void(self, uow: WalletUnitOfWork, actor: Principal, wallet_id: UUID, ticket_id: UUID) -> Shown:
+        """Ask to void a credited ticket: the redemption service answers, by event, whether it was spent."""
+        now = self.clock()
+        async with uow:
+            access = await wallet_for(uow, actor, wallet_id, Right.KEEP, for_update=True)
+            wallet = access.wallet
+            ticket = wallet.request_void(ticket_id, now=now)
+            await uow.wallets.save_ticket(ticket)
+            await uow.acts.record(access.acts(Action.VOID, [ticket], now))
+            uow.publish(TicketVoidRequested(
+                ticket_id=str(ticket.ticket_id), wallet_id=str(wallet.wallet_id),
+                campaign_id=wallet.terms.campaign_id, requested_at=now,
+            ))
+        return Shown(wallet, now, False, {}, [ticket])
+
+    async def request_replace(self, uow: WalletUnitOfWork, actor: Principal, wallet_id: UUID,
+                              ticket_id: UUID) -> Shown:
+        """A lost or stolen ticket: its new code is made now and kept sealed; the redemption service
+        revokes the old one (TicketReplaced) unless it was redeemed meanwhile (TicketReplaceRefused)."""
+        now = self.clock()
+        async with uow:
+            access = await wallet_for(uow, actor, wallet_id, Right.KEEP, for_update=True)
+            wallet = access.wallet
+            ticket = wallet.request_replace(ticket_id, new_code=self.new_code(), now=now)
+            await uow.wallets.save_ticket(ticket)
+            await uow.acts.record(access.acts(Action.REPLACE, [ticket], now))
+            uow.publish(TicketReplaceRequested(
+                ticket_id=str(ticket.ticket_id), wallet_id=str(wallet.wallet_id),
+                campaign_id=wallet.terms.campaign_id,
+                new_code_hash=ticket_code.code_hash(ticket.pending_code, self.code_hash_key),
+                new_code_suffix=ticket_code.display_suffix(ticket.pending_code), requested_at=now,
+            ))
+        return Shown(wallet, now, False, {}, [ticket])
+
+    async def sheet(self, uow: WalletUnitOfWork, actor: Principal, wallet_id: UUID,
+                    positions: Sequence[int] | None) -> Shown:
+        """The credited tickets to print on one page: the requested positions, or every credited one."""
+        now = self.clock()
+        async with uow:
+            access = await wallet_for(uow, actor, wallet_id, Right.PRINT)
+            chosen = access.wallet.sheet_tickets(positions, now=now)
+            affiliates = await uow.affiliates.of(t.affiliate_id for t in chosen)
+            await uow.acts.record(access.acts(Action.PRINT, chosen, now))
+        return Shown(access.wallet, now, True, affiliates, chosen)
+
+    async def emailed_sheet(self, uow: WalletUnitOfWork, actor: Principal, wallet_id: UUID,
+                            request_id: UUID) -> EmailedSheet:
+        """The sheet of a ticket e-mail as it was asked, whatever happened since: for the notification
+        service only, which fetches it when it sends."""
+        if actor.role != "service" or actor.sub not in SHEET_CALLERS:
+            raise forbidden()
+        async with uow:
+            access = await wallet_for(uow, actor, wallet_id, Right.PRINT)
+            snapshot = await uow.snapshots.get(request_id)
+        if snapshot is None or snapshot.wallet_id != wallet_id or not snapshot.tickets:
+            raise Refusal("EMAIL_REQUEST_UNKNOWN",
+                          "Cette demande d'envoi de tickets n'existe pas ou n'est plus conservée.",
+                          {"request_id": str(request_id)})
+        return EmailedSheet(access.wallet, snapshot)
+
+    async def email_sheet(self, uow: WalletUnitOfWork, actor: Principal, wallet_id: UUID,
+                          positions: Sequence[int] | None) -> EmailRequested:
+        """E-mail the sheet, as it is now, to the guardian."""
+        now = self.clock()
+        async with uow:
+            access = await wallet_for(uow, actor, wallet_id, Right.KEEP)
+            chosen = access.wallet.sheet_tickets(positions, now=now)
+            requested = await self._email(uow, access.wallet, chosen, "requested", now)
+            await uow.acts.record(access.acts(Action.EMAIL, chosen, now, request_id=requested.request_id))
+        return requested
+
+    async def school_sheet(self, uow: WalletUnitOfWork, actor: Principal, school_id: str,
+                           wallet_ids: Sequence[UUID]) -> list[Shown]:
+        """The credited tickets of several pupils of one school, a page (or more) per pupil, in the
+        order asked: for its correspondent (or the admin), recorded as printed for each family."""
+        if actor.role not in KEEPERS:
+            raise forbidden()
+        if actor.role == "correspondent" and actor.school_id != school_id:
+            raise other_school()
+        now = self.clock()
+        async with uow:
+            found = {w.wallet_id: w for w in await uow.wallets.get_many(wallet_ids)}
+            if unknown := [w for w in wallet_ids if w not in found]:
+                raise wallet_unknown(*unknown)
+            if elsewhere := [w for w in wallet_ids if found[w].school_id != school_id]:
+                raise other_school(*elsewhere)
+            chosen = {w: found[w].printable_tickets(now) for w in wallet_ids}
+            if empty := [w for w, tickets in chosen.items() if not tickets]:
+                raise Refusal("NO_CREDITED_TICKET",
+                              "Certains élèves n'ont aucun ticket crédité à imprimer : retirez-les de la liste.",
+                              {"wallet_ids": [str(w) for w in empty]})
+            affiliates = await uow.affiliates.of(t.affiliate_id for ts in chosen.values() for t in ts)
+            await uow.acts.record([act for w, tickets in chosen.items()
+                                   for act in acts_for(actor, w, Action.PRINT, tickets, now)])
+        return [Shown(found[w], now, True, affiliates, chosen[w]) for w in wallet_ids]

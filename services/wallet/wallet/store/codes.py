@@ -1,0 +1,103 @@
+"""Moving sealed codes under the first key of CARNET_WALLET_CODE_KEYS (a rotation, or the codes
+migration 0002 left under 'cleartext'), and forgetting the outbox rows of erased wallets."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import asyncpg
+
+from carnet_runtime.purge import forget_outbox_rows
+
+from ..codes import LEGACY_CLEARTEXT, CodeVault, Sealed, pending_place, snapshot_place, ticket_place
+
+log = logging.getLogger(__name__)
+
+
+class CodeRotation:
+    def __init__(self, conn: asyncpg.Connection, vault: CodeVault):
+        self.conn = conn
+        self.vault = vault
+
+    def _openable_old_keys(self) -> list[str]:
+        return [k for k in self.vault.key_ids if k != self.vault.current_key_id] + [LEGACY_CLEARTEXT]
+
+    async def reencrypt(self, batch: int) -> int:
+        """Re-seal up to `batch` codes of each kind under the first key; how many moved. Codes under
+        a key the settings no longer hold are left (and counted by `stranded`)."""
+        old = self._openable_old_keys()
+        moved = 0
+        rows = await self.conn.fetch(
+            """
+            SELECT ticket_id, code_key_id, code_ciphertext FROM tickets
+            WHERE code_key_id = ANY($1::text[]) LIMIT $2 FOR UPDATE SKIP LOCKED
+            """,
+            old, batch,
+        )
+        for r in rows:
+            place = ticket_place(r["ticket_id"])
+            code = self.vault.open(Sealed(r["code_key_id"], bytes(r["code_ciphertext"])), place)
+            sealed = self.vault.seal(code, place)
+            # Codes credited before encryption get their keyed hash (uniqueness) now.
+            await self.conn.execute(
+                "UPDATE tickets SET code_key_id = $2, code_ciphertext = $3, code_hash = coalesce(code_hash, $4) "
+                "WHERE ticket_id = $1",
+                r["ticket_id"], sealed.key_id, sealed.ciphertext, self.vault.hash(code),
+            )
+        moved += len(rows)
+        rows = await self.conn.fetch(
+            """
+            SELECT ticket_id, pending_code_key_id, pending_code_ciphertext FROM tickets
+            WHERE pending_code_key_id = ANY($1::text[]) LIMIT $2 FOR UPDATE SKIP LOCKED
+            """,
+            old, batch,
+        )
+        for r in rows:
+            place = pending_place(r["ticket_id"])
+            sealed = self.vault.seal(self.vault.open(Sealed(r["pending_code_key_id"],
+                                                            bytes(r["pending_code_ciphertext"])), place), place)
+            await self.conn.execute(
+                "UPDATE tickets SET pending_code_key_id = $2, pending_code_ciphertext = $3 WHERE ticket_id = $1",
+                r["ticket_id"], sealed.key_id, sealed.ciphertext,
+            )
+        moved += len(rows)
+        rows = await self.conn.fetch(
+            """
+            SELECT request_id, position, ticket_id, code_key_id, code_ciphertext FROM sheet_snapshot_tickets
+            WHERE code_key_id = ANY($1::text[]) LIMIT $2 FOR UPDATE SKIP LOCKED
+            """,
+            old, batch,
+        )
+        for r in rows:
+            place = snapshot_place(r["request_id"], r["ticket_id"])
+            sealed = self.vault.seal(self.vault.open(Sealed(r["code_key_id"], bytes(r["code_ciphertext"])), place),
+                                     place)
+            await self.conn.execute(
+                "UPDATE sheet_snapshot_tickets SET code_key_id = $3, code_ciphertext = $4 "
+                "WHERE request_id = $1 AND position = $2",
+                r["request_id"], r["position"], sealed.key_id, sealed.ciphertext,
+            )
+        return moved + len(rows)
+
+    async def stranded(self) -> int:
+        """Codes sealed under a key CARNET_WALLET_CODE_KEYS no longer holds (they cannot be opened)."""
+        known = [*self.vault.key_ids, LEGACY_CLEARTEXT]
+        return await self.conn.fetchval(
+            """
+            SELECT (SELECT count(*) FROM tickets WHERE code_key_id <> ALL($1::text[]))
+                 + (SELECT count(*) FROM tickets WHERE pending_code_key_id <> ALL($1::text[]))
+                 + (SELECT count(*) FROM sheet_snapshot_tickets WHERE code_key_id <> ALL($1::text[]))
+            """,
+            known,
+        )
+
+
+class OutboxRows:
+    """The runtime's outbox, as far as an erasure goes."""
+
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn = conn
+
+    async def forget(self, message_keys: Iterable[str]) -> None:
+        await forget_outbox_rows(self.conn, message_keys)

@@ -1,0 +1,215 @@
+"""Wallets and their tickets in SQL. Codes are sealed on the way in and opened on the way out
+(wallet/codes.py): the domain works with clear codes, the database never sees one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from uuid import UUID
+
+import asyncpg
+
+from ..codes import CodeVault, pending_place, ticket_place
+from ..domain import CampaignTerms, Student, Ticket, TicketStatus, Wallet
+
+_WALLET_COLUMNS = """
+    wallet_id, application_id, campaign_id, campaign_label, school_id, owner_sub, guardian_email,
+    student_last_name, student_first_name, student_level, allowance_cents, tickets_per_pass,
+    ticket_min_cents, ticket_max_cents, valid_until, paper, anonymised_at, expiry_reminded_at
+"""
+_TICKET_COLUMNS = """
+    wallet_id, ticket_id, position, status, amount_cents, code_key_id, code_ciphertext, pending_code_key_id,
+    pending_code_ciphertext, affiliate_id, credited_at, redeemed_at, redeemed_by, void_refusal_reason,
+    replace_refusal_reason
+"""
+
+
+class WalletRepository:
+    def __init__(self, conn: asyncpg.Connection, vault: CodeVault):
+        self.conn = conn
+        self.vault = vault
+
+    async def add(self, wallet: Wallet) -> bool:
+        """Store a new wallet and its blank tickets; False when the application already has one."""
+        terms = wallet.terms
+        inserted = await self.conn.fetchval(
+            f"""
+            INSERT INTO wallets ({_WALLET_COLUMNS})
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+            ON CONFLICT (application_id) DO NOTHING
+            RETURNING true
+            """,
+            wallet.wallet_id, wallet.application_id, terms.campaign_id, terms.label, wallet.school_id,
+            wallet.owner_sub, wallet.guardian_email, wallet.student.last_name, wallet.student.first_name,
+            wallet.student.level, terms.allowance_cents, terms.tickets_per_pass, terms.ticket_min_cents,
+            terms.ticket_max_cents, terms.pass_valid_until, wallet.paper, wallet.anonymised_at,
+            wallet.expiry_reminded_at,
+        )
+        if not inserted:
+            return False
+        await self.conn.executemany(
+            "INSERT INTO tickets (ticket_id, wallet_id, position) VALUES ($1, $2, $3)",
+            [(t.ticket_id, wallet.wallet_id, t.position) for t in wallet.tickets],
+        )
+        return True
+
+    async def get(self, wallet_id: UUID, *, for_update: bool = False) -> Wallet | None:
+        """The wallet with its tickets. `for_update` locks the wallet row until the transaction ends:
+        every change of a wallet takes this lock first, so two credits of one wallet run one after the
+        other and the second sees the first's amount."""
+        lock = "FOR UPDATE" if for_update else ""
+        found = await self._load(f"SELECT {_WALLET_COLUMNS} FROM wallets WHERE wallet_id = $1 {lock}", wallet_id)
+        return found[0] if found else None
+
+    async def get_many(self, wallet_ids: Sequence[UUID]) -> list[Wallet]:
+        return await self._load(f"SELECT {_WALLET_COLUMNS} FROM wallets WHERE wallet_id = ANY($1::uuid[])",
+                                list(wallet_ids))
+
+    async def of_owner(self, owner_sub: str) -> list[Wallet]:
+        return await self._load(
+            f"SELECT {_WALLET_COLUMNS} FROM wallets WHERE owner_sub = $1 ORDER BY created_at", owner_sub)
+
+    async def of_guardian_email(self, email: str) -> list[Wallet]:
+        return await self._load(
+            f"SELECT {_WALLET_COLUMNS} FROM wallets WHERE lower(guardian_email) = lower($1) AND guardian_email <> '' "
+            "ORDER BY created_at", email)
+
+    async def id_of_application(self, application_id: str) -> UUID | None:
+        return await self.conn.fetchval("SELECT wallet_id FROM wallets WHERE application_id = $1", application_id)
+
+    async def save_ticket(self, ticket: Ticket) -> None:
+        code = self.vault.seal_optional(ticket.code, ticket_place(ticket.ticket_id))
+        pending = self.vault.seal_optional(ticket.pending_code, pending_place(ticket.ticket_id))
+        await self.conn.execute(
+            """
+            UPDATE tickets
+            SET status = $2, amount_cents = $3, code_hash = $4, code_key_id = $5, code_ciphertext = $6,
+                pending_code_hash = $7, pending_code_key_id = $8, pending_code_ciphertext = $9,
+                affiliate_id = $10, credited_at = $11, redeemed_at = $12, redeemed_by = $13,
+                void_refusal_reason = $14, replace_refusal_reason = $15, updated_at = now()
+            WHERE ticket_id = $1
+            """,
+            ticket.ticket_id, ticket.status.value, ticket.amount_cents,
+            self.vault.hash(ticket.code) if ticket.code else None,
+            code.key_id if code else None, code.ciphertext if code else None,
+            self.vault.hash(ticket.pending_code) if ticket.pending_code else None,
+            pending.key_id if pending else None, pending.ciphertext if pending else None,
+            ticket.affiliate_id, ticket.credited_at, ticket.redeemed_at, ticket.redeemed_by,
+            ticket.void_refusal_reason, ticket.replace_refusal_reason,
+        )
+
+    # -- the expiry reminder --------------------------------------------------------------------
+
+    async def due_for_reminder(self, first_day: date, last_day: date, limit: int) -> list[Wallet]:
+        """Wallets not yet reminded whose pass ends between the two days and on which money is left
+        (the allowance is not all redeemed), locked so that two replicas never remind one twice."""
+        return await self._load(
+            f"""
+            SELECT {_WALLET_COLUMNS} FROM wallets w
+            WHERE w.expiry_reminded_at IS NULL AND w.anonymised_at IS NULL
+              AND w.valid_until BETWEEN $1 AND $2
+              AND w.allowance_cents > (SELECT coalesce(sum(t.amount_cents), 0) FROM tickets t
+                                       WHERE t.wallet_id = w.wallet_id AND t.status = 'redeemed')
+            ORDER BY w.valid_until, w.wallet_id
+            LIMIT $3
+            FOR UPDATE OF w SKIP LOCKED
+            """,
+            first_day, last_day, limit,
+        )
+
+    async def mark_reminded(self, wallet_id: UUID, at: datetime) -> None:
+        await self.conn.execute("UPDATE wallets SET expiry_reminded_at = $2 WHERE wallet_id = $1", wallet_id, at)
+
+    # -- erasing people, keeping figures ------------------------------------------------------------
+
+    async def ids_to_erase(self, wallet_ids: Sequence[UUID], application_ids: Sequence[str],
+                           owner_subs: Sequence[str]) -> dict[UUID, list[UUID]]:
+        """The wallets named by id, application or family account, each with its ticket ids."""
+        rows = await self.conn.fetch(
+            """
+            SELECT w.wallet_id, array_agg(t.ticket_id) AS tickets
+            FROM wallets w JOIN tickets t USING (wallet_id)
+            WHERE w.wallet_id = ANY($1::uuid[]) OR w.application_id = ANY($2::text[]) OR w.owner_sub = ANY($3::text[])
+            GROUP BY w.wallet_id
+            """,
+            list(wallet_ids), list(application_ids), list(owner_subs),
+        )
+        return {r["wallet_id"]: list(r["tickets"]) for r in rows}
+
+    async def ids_of_campaign(self, campaign_id: str) -> list[UUID]:
+        return [r["wallet_id"] for r in await self.conn.fetch(
+            "SELECT wallet_id FROM wallets WHERE campaign_id = $1", campaign_id)]
+
+    async def anonymise(self, wallet_ids: Sequence[UUID], at: datetime) -> int:
+        """Names, e-mail, family account and every code (pending ones included) go; amounts, statuses,
+        dates, the school and the campaign terms stay, so the figures come out the same."""
+        ids = list(wallet_ids)
+        done = await self.conn.execute(
+            """
+            UPDATE wallets SET student_last_name = '', student_first_name = '', guardian_email = '',
+                               owner_sub = NULL, anonymised_at = coalesce(anonymised_at, $2)
+            WHERE wallet_id = ANY($1::uuid[])
+            """,
+            ids, at,
+        )
+        await self.conn.execute(
+            """
+            UPDATE tickets SET code_hash = NULL, code_key_id = NULL, code_ciphertext = NULL,
+                               pending_code_hash = NULL, pending_code_key_id = NULL, pending_code_ciphertext = NULL
+            WHERE wallet_id = ANY($1::uuid[])
+            """,
+            ids,
+        )
+        return int(done.split()[-1])
+
+    # -- loading ---------------------------------------------------------------------------------------
+
+    async def _load(self, wallets_query: str, *args) -> list[Wallet]:
+        rows = await self.conn.fetch(wallets_query, *args)
+        if not rows:
+            return []
+        tickets = await self.conn.fetch(
+            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE wallet_id = ANY($1::uuid[]) ORDER BY wallet_id, position",
+            [r["wallet_id"] for r in rows],
+        )
+        by_wallet: dict[UUID, list[Ticket]] = {}
+        for t in tickets:
+            by_wallet.setdefault(t["wallet_id"], []).append(self._ticket(t))
+        return [_wallet(r, by_wallet.get(r["wallet_id"], [])) for r in rows]
+
+    def _ticket(self, t: asyncpg.Record) -> Ticket:
+        ticket_id = t["ticket_id"]
+        return Ticket(
+            ticket_id=ticket_id, position=t["position"], status=TicketStatus(t["status"]),
+            amount_cents=t["amount_cents"],
+            code=self.vault.open_optional(t["code_key_id"], t["code_ciphertext"], ticket_place(ticket_id)),
+            pending_code=self.vault.open_optional(t["pending_code_key_id"], t["pending_code_ciphertext"],
+                                                  pending_place(ticket_id)),
+            affiliate_id=t["affiliate_id"], credited_at=t["credited_at"], redeemed_at=t["redeemed_at"],
+            redeemed_by=t["redeemed_by"], void_refusal_reason=t["void_refusal_reason"],
+            replace_refusal_reason=t["replace_refusal_reason"],
+        )
+
+
+def _wallet(row: asyncpg.Record, tickets: list[Ticket]) -> Wallet:
+    return Wallet(
+        wallet_id=row["wallet_id"],
+        application_id=row["application_id"],
+        school_id=row["school_id"],
+        owner_sub=row["owner_sub"],
+        guardian_email=row["guardian_email"],
+        student=Student(row["student_last_name"], row["student_first_name"], row["student_level"]),
+        terms=CampaignTerms(
+            campaign_id=row["campaign_id"],
+            label=row["campaign_label"],
+            allowance_cents=row["allowance_cents"],
+            tickets_per_pass=row["tickets_per_pass"],
+            ticket_min_cents=row["ticket_min_cents"],
+            ticket_max_cents=row["ticket_max_cents"],
+            pass_valid_until=row["valid_until"],
+        ),
+        tickets=tickets,
+        paper=row["paper"],
+        anonymised_at=row["anonymised_at"],
+        expiry_reminded_at=row["expiry_reminded_at"],
+    )
