@@ -52,9 +52,10 @@ async def test_submitted_validated_by_its_school_granted_then_wallet_ready(world
     )
     data = granted["data"]
     assert granted["campaign_id"] == world.campaign_id and granted["producer"] == "enrolment"
-    assert data["student"] == {"last_name": "Lefèvre", "first_name": "Anaïs",
-                               "birth_date": world.birth_date.isoformat(), "level": "6e"}
-    assert data["guardian"]["email"] == "parent@example.fr"
+    assert granted["schema_version"] == 2
+    assert data["student"] == {"last_name": "Lefèvre", "first_name": "Anaïs", "level": "6e"}
+    assert data["guardian"] == {"last_name": "Lefèvre", "first_name": "Paul", "email": "parent@example.fr"}
+    assert data["channel"] == "online"
     assert data["family_sub"] == world.family_sub
     assert (data["allowance_cents"], data["tickets_per_pass"]) == (7000, 7)
     assert data["pass_valid_until"] == world.calendar.pass_valid_until.isoformat()
