@@ -63,6 +63,7 @@ async def purge_campaign(uow: EnrolmentUnitOfWork, command: PurgeCampaign, *, no
         campaign.check_purge_due(now)
         anonymised = await uow.applications.anonymise_campaign(campaign.campaign_id, at=now)
         deleted = await uow.rosters.delete_campaign(campaign.campaign_id)
+        await uow.privacy.forget_digests_of_campaign(campaign.campaign_id)
         purge = CampaignPurge(str(uuid.uuid4()), campaign.campaign_id, purge_before=now, announced_at=now,
                               requested_by=command.requested_by, applications_anonymised=anonymised,
                               roster_entries_deleted=deleted)
@@ -98,12 +99,12 @@ async def erase_guardian(uow: EnrolmentUnitOfWork, actor: Principal, command: Er
         if ids:
             await uow.rosters.delete_students(ids)  # while the applications still hold the key that finds them
             await uow.applications.anonymise(ids, at=now)
-            await uow.erasures.forget_sent_events(ids)
+            await uow.privacy.forget_sent_events(ids)
             uow.publish(GuardianErasureRequested(
                 erasure_id=erasure.erasure_id, application_ids=list(ids), wallet_ids=list(erasure.wallet_ids),
                 family_subs=list(erasure.family_subs), campaign_ids=list(erasure.campaign_ids), requested_at=now,
             ))
-        await uow.erasures.add(erasure, requested_by=actor.sub)
+        await uow.privacy.record_erasure(erasure, requested_by=actor.sub)
     return erasure
 
 

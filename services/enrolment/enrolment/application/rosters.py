@@ -77,7 +77,8 @@ async def import_roster(uow: EnrolmentUnitOfWork, actor: Principal, command: Imp
         if command.validate_matched:
             for application_id in matched:
                 found = await uow.applications.get(application_id, for_update=True)
-                if found is not None and found.progress.status is ApplicationStatus.SUBMITTED:
+                if (found is not None and found.progress.status is ApplicationStatus.SUBMITTED
+                        and found.anonymised_at is None):  # erased meanwhile: no longer to decide
                     await grant_pass(uow, found, actor, now)
                     validated.append(application_id)
     return RosterImported(roster, roster.rejected[:limits.rejected_shown], matched, validated)

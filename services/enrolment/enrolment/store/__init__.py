@@ -9,7 +9,7 @@ from carnet_runtime import PostgresUnitOfWork
 
 from .applications import ApplicationRepository
 from .campaigns import CampaignRepository, PurgeRepository
-from .privacy import ErasureRepository
+from .privacy import PrivacyRepository
 from .rosters import RosterRepository
 from .schools import DigestRepository, SchoolRepository
 
@@ -21,7 +21,7 @@ class EnrolmentUnitOfWork(PostgresUnitOfWork):
     digests: DigestRepository
     applications: ApplicationRepository
     rosters: RosterRepository
-    erasures: ErasureRepository
+    privacy: PrivacyRepository
 
     def bind(self, conn: asyncpg.Connection) -> None:
         self.campaigns = CampaignRepository(conn)
@@ -30,10 +30,10 @@ class EnrolmentUnitOfWork(PostgresUnitOfWork):
         self.digests = DigestRepository(conn)
         self.applications = ApplicationRepository(conn)
         self.rosters = RosterRepository(conn)
-        self.erasures = ErasureRepository(conn)
+        self.privacy = PrivacyRepository(conn)
 
 
 __all__ = [
-    "ApplicationRepository", "CampaignRepository", "DigestRepository", "EnrolmentUnitOfWork", "ErasureRepository",
+    "ApplicationRepository", "CampaignRepository", "DigestRepository", "EnrolmentUnitOfWork", "PrivacyRepository",
     "PurgeRepository", "RosterRepository", "SchoolRepository",
 ]

@@ -1,4 +1,4 @@
-"""A guardian's erasures, and the copies of erased data in the runtime's outbox."""
+"""A guardian's erasures, and the copies of erased or purged data in the runtime's outbox."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from carnet_runtime.purge import forget_outbox_rows
 from ..domain import Erasure
 
 
-class ErasureRepository:
+class PrivacyRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def add(self, erasure: Erasure, *, requested_by: str) -> None:
+    async def record_erasure(self, erasure: Erasure, *, requested_by: str) -> None:
         """Recorded without the address nor the family accounts: what was erased, when, by whom."""
         await self.conn.execute(
             """
@@ -37,4 +37,17 @@ class ErasureRepository:
                           WHERE w->>'application_id' = ANY($1::text[]))
             """,
             list(application_ids),
+        )
+
+    async def forget_digests_of_campaign(self, campaign_id: str) -> None:
+        """A campaign's purge: the sent weekly digests that listed one of its applications go (a digest
+        is about a school, not a campaign, so the runtime's share does not find them)."""
+        await self.conn.execute(
+            """
+            DELETE FROM outbox WHERE state = 'sent' AND event_type = 'CorrespondentDigestDue'
+              AND EXISTS (SELECT 1 FROM jsonb_array_elements(envelope->'data'->'waiting') w
+                          JOIN applications a ON a.application_id = w->>'application_id'
+                          WHERE a.campaign_id = $1)
+            """,
+            campaign_id,
         )

@@ -40,6 +40,13 @@ async def test_the_purge_anonymises_the_season_deletes_its_rosters_and_keeps_its
     await http.post(f"/v1/applications/{rejected.json()['application_id']}/reject", headers=world.correspondent_a,
                     json={"reason": f"Pas au collège {names[1]}"})
 
+    # The school's digest lists the waiting file by name: its sent outbox row must go at the purge too.
+    await world.set_correspondent(world.school_a, "cdt.a@example.fr")
+    digest = await http.post("/v1/correspondent-digests", params={"force": "true"}, headers=world.admin)
+    assert world.school_a in {d["school_id"] for d in digest.json()["digests"]}
+    url = database_of(enrolment)
+    await poll_database(url, "SELECT NOT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending')")
+
     too_early = await http.post(f"/v1/campaigns/{world.campaign_id}/purge", headers=world.admin)
     assert (too_early.status_code, too_early.json()["error"]["code"]) == (409, "PURGE_NOT_DUE")
     assert too_early.json()["error"]["details"]["data_retention_days"] == 180
@@ -90,7 +97,6 @@ async def test_the_purge_anonymises_the_season_deletes_its_rosters_and_keeps_its
 
     # No name, birth date, phone or address of the season left in enrolment's tables, outbox included
     # (its sent rows go when enrolment reads its own CampaignPurgeStarted).
-    url = database_of(enrolment)
     pattern = "|".join(names)
     await poll_database(url, "SELECT NOT EXISTS (SELECT 1 FROM outbox o WHERE o.envelope::text ~ $1)", pattern)
     conn = await asyncpg.connect(url)

@@ -228,15 +228,18 @@ class FakeRosters:
         return deleted
 
 
-class FakeErasures:
+class FakePrivacy:
     def __init__(self, state: dict) -> None:
         self.state = state
 
-    async def add(self, erasure: Erasure, *, requested_by: str) -> None:
+    async def record_erasure(self, erasure: Erasure, *, requested_by: str) -> None:
         self.state["erasures"].append((erasure, requested_by))
 
     async def forget_sent_events(self, application_ids: Sequence[str]) -> None:
         self.state["forgotten_events"].extend(application_ids)
+
+    async def forget_digests_of_campaign(self, campaign_id: str) -> None:
+        self.state["forgotten_digests_of"].append(campaign_id)
 
 
 class FakeEnrolmentUnitOfWork(UnitOfWork):
@@ -247,7 +250,8 @@ class FakeEnrolmentUnitOfWork(UnitOfWork):
         super().__init__()
         self.state: dict = {"campaigns": {}, "purges": {}, "schools": {}, "digests": [], "applications": {},
                             "entered_by": {}, "decided_by": {}, "rosters": {}, "roster_campaigns": {},
-                            "roster_imports": [], "erasures": [], "forgotten_events": []}
+                            "roster_imports": [], "erasures": [], "forgotten_events": [],
+                            "forgotten_digests_of": []}
         self.committed: list[Event] = []
         self.blocks = 0
         self._before: dict | None = None
@@ -257,7 +261,7 @@ class FakeEnrolmentUnitOfWork(UnitOfWork):
         self.digests = FakeDigests(self.state)
         self.applications = FakeApplications(self.state)
         self.rosters = FakeRosters(self.state)
-        self.erasures = FakeErasures(self.state)
+        self.privacy = FakePrivacy(self.state)
 
     async def __aenter__(self) -> FakeEnrolmentUnitOfWork:
         await super().__aenter__()

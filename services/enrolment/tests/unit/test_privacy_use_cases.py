@@ -68,6 +68,7 @@ async def test_the_purge_anonymises_the_applications_deletes_the_rosters_and_kee
     assert (announced.campaign_id, announced.purge_id, announced.purge_before) == ("2014-2015", purge.purge_id, DUE)
     assert await campaigns.campaign_figures(uow, "2014-2015", now=DUE) == before
     assert uow.state["rosters"] == {} and uow.state["roster_imports"] == []
+    assert uow.state["forgotten_digests_of"] == ["2014-2015"]
     for a in uow.state["applications"].values():
         assert a.anonymised_at == DUE and a.family_sub is None
         assert (a.form.student.last_name, a.form.student.birth_date, a.form.guardian.email, a.form.address.line) == (
