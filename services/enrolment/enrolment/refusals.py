@@ -18,6 +18,10 @@ REFUSALS: dict[str, int] = {
     "ENROLMENT_CLOSED": 409,
     "DUPLICATE_APPLICATION": 409,
     "APPLICATION_NOT_PENDING": 409,
+    "APPLICATION_ANONYMISED": 409,
+    # the purge after the season
+    "PURGE_NOT_DUE": 409,
+    "CAMPAIGN_PURGED": 409,
     # a WalletCreated the enrolment cannot record (the message goes to the dead-letter topic)
     "WALLET_ALREADY_RECORDED": 409,
     "APPLICATION_NOT_VALIDATED": 409,

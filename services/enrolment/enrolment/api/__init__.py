@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 
-from . import applications, campaigns, rosters
+from . import applications, campaigns, privacy, rosters
 
 if TYPE_CHECKING:
     from ..app import EnrolmentApp
@@ -15,6 +15,6 @@ if TYPE_CHECKING:
 
 def router(app: EnrolmentApp) -> APIRouter:
     gathered = APIRouter(prefix="/v1", tags=["enrolment"])
-    for part in (campaigns, applications, rosters):
+    for part in (campaigns, applications, rosters, privacy):
         gathered.include_router(part.router(app))
     return gathered

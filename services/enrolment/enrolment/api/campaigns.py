@@ -1,4 +1,4 @@
-"""Routes of campaigns, schools and the figures."""
+"""Routes of campaigns, schools, the correspondents' weekly digests and the figures."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from fastapi import APIRouter
 from carnet_runtime import PlainText
 from carnet_runtime.auth import Principal, require
 
-from ..application import campaigns, schools
+from ..application import campaigns, digests, schools
+from .privacy_views import DigestsView
 from .schemas import CampaignIn, SchoolIn
 from .views import CampaignView, FiguresView, SchoolView
 
@@ -37,6 +38,13 @@ def router(app: EnrolmentApp) -> APIRouter:
     async def get_campaign(campaign_id: PlainText, principal: Principal = anyone) -> CampaignView:
         return CampaignView.of(await campaigns.get_campaign(app.uow(), campaign_id))
 
+    @r.post("/correspondent-digests", status_code=202,
+            summary="Send this week's digests of waiting files now (admin); `force` sends again a school's digest")
+    async def send_digests(force: bool = False, principal: Principal = admin) -> DigestsView:
+        command = digests.SendDigests(app.settings.digest_max_listed, force=force)
+        now = app.clock()
+        return DigestsView.of(await digests.send_digests(app.uow(), command, due_at=now, now=now))
+
     @r.put("/schools/{school_id}", summary="Create or change a school (admin)", response_model=SchoolView,
            response_model_exclude_unset=True)
     async def put_school(school_id: PlainText, body: SchoolIn, principal: Principal = admin) -> SchoolView:
@@ -53,8 +61,8 @@ def router(app: EnrolmentApp) -> APIRouter:
     async def get_school(school_id: PlainText, principal: Principal = anyone) -> SchoolView:
         return SchoolView.of(await schools.get_school(app.uow(), principal, school_id))
 
-    @r.get("/stats", summary="Figures for the département: by status, by school, validation delay")
+    @r.get("/stats", summary="Figures for the département: by status, by school, validation delay, files waiting")
     async def stats(campaign_id: PlainText | None = None, principal: Principal = admin) -> FiguresView:
-        return FiguresView.model_validate(await campaigns.campaign_figures(app.uow(), campaign_id))
+        return FiguresView.model_validate(await campaigns.campaign_figures(app.uow(), campaign_id, now=app.clock()))
 
     return r

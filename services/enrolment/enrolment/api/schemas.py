@@ -26,6 +26,8 @@ class CampaignIn(_Body):
     eligible_postcode_prefixes: list[PlainText] | None = Field(None, description='default ["92"]')
     eligible_levels: list[PlainText] | None = Field(None, description='default ["6e","5e","4e","3e"]')
     redemption_cancel_grace_minutes: int | None = Field(None, description="default 30")
+    data_retention_days: int | None = Field(
+        None, description="default 180: the campaign's personal data is purged this many days after reimbursement_deadline")
 
 
 class SchoolIn(_Body):
@@ -65,3 +67,7 @@ class ApplicationIn(_Body):
 
 class RejectIn(_Body):
     reason: PlainText | None = None
+
+
+class ErasureIn(_Body):
+    email: PlainText | None = Field(None, examples=["élodie.durand@example.fr"])

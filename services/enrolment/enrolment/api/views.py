@@ -6,9 +6,10 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from ..application.campaigns import CampaignShown
 from ..application.rosters import RosterImported
 from ..application.schools import SchoolShown
-from ..domain import Application, ApplicationStatus, Campaign
+from ..domain import Application, ApplicationStatus
 
 
 class CampaignView(BaseModel):
@@ -25,10 +26,18 @@ class CampaignView(BaseModel):
     eligible_postcode_prefixes: list[str]
     eligible_levels: list[str]
     redemption_cancel_grace_minutes: int
+    data_retention_days: int = Field(description="the personal data is purged this many days after reimbursement_deadline")
+    purge_due_from: datetime = Field(description="when the purge becomes due (Europe/Paris midnight)")
+    purged_at: datetime | None = Field(description="when the purge was announced; the campaign and its figures stay")
+    purge_id: str | None
 
     @classmethod
-    def of(cls, campaign: Campaign) -> CampaignView:
-        return cls.model_validate(campaign.settings())
+    def of(cls, shown: CampaignShown) -> CampaignView:
+        c, purge = shown.campaign, shown.purge
+        return cls.model_validate({
+            **c.settings(), "purge_due_from": c.purge_due_from, "purged_at": purge.announced_at if purge else None,
+            "purge_id": purge.purge_id if purge else None,
+        })
 
 
 class SchoolView(BaseModel):
@@ -53,9 +62,9 @@ class StatusChangeView(BaseModel):
 
 
 class StudentView(BaseModel):
-    last_name: str
-    first_name: str
-    birth_date: date
+    last_name: str | None = Field(description="null once anonymised")
+    first_name: str | None = Field(description="null once anonymised")
+    birth_date: date | None = Field(description="null once anonymised")
     level: str
 
 
@@ -83,19 +92,25 @@ class ApplicationView(BaseModel):
     channel: str = Field(description="`online` (a family) or `paper` (entered by the school)")
     submitted_at: datetime
     student: StudentView
-    guardian: GuardianView
-    address: AddressView
+    guardian: GuardianView | None = Field(description="null once anonymised")
+    address: AddressView | None = Field(description="null once anonymised")
+    anonymised_at: datetime | None = Field(
+        description="when the campaign's purge or the guardian's erasure took its identities away")
     on_roster: bool | None = Field(None, description="in a school's views only: the student is on the school's roster")
 
     @classmethod
     def of(cls, a: Application, *, for_school: bool) -> ApplicationView:
-        form = a.form.as_dict()
+        gone = a.anonymised_at is not None
+        form = a.form.as_dict() if not gone else None
         view = cls(
             application_id=a.application_id, campaign_id=a.form.campaign_id, school_id=a.form.school_id,
             status=a.progress.status, history=[StatusChangeView(status=c.status, at=c.at) for c in a.progress.history],
             rejection_reason=a.progress.rejection_reason, wallet_id=a.progress.wallet_id, channel=a.channel,
-            submitted_at=a.progress.submitted_at, student=StudentView(**form["student"]),
-            guardian=GuardianView(**form["guardian"]), address=AddressView(**form["address"]),
+            submitted_at=a.progress.submitted_at,
+            student=StudentView(**form["student"]) if form else StudentView(
+                last_name=None, first_name=None, birth_date=None, level=a.form.student.level),
+            guardian=GuardianView(**form["guardian"]) if form else None,
+            address=AddressView(**form["address"]) if form else None, anonymised_at=a.anonymised_at,
         )
         if for_school:
             view.on_roster = a.on_roster
@@ -126,9 +141,23 @@ class RosterImportView(BaseModel):
         )
 
 
+class SchoolDelayView(BaseModel):
+    count: int = Field(description="applications validated")
+    median_days: float | None = Field(description="submission to validation")
+    max_days: float | None
+
+
+class WaitingView(BaseModel):
+    count: int = Field(description="applications submitted, still waiting for the school")
+    oldest_submitted_at: datetime | None
+    oldest_days: int | None = Field(description="age of the oldest, in whole days (Europe/Paris)")
+    median_days: float | None = Field(description="median age, in whole days (Europe/Paris)")
+
+
 class ValidationDelayView(BaseModel):
     count: int
     median_days: float | None
+    max_days: float | None
     p90_days: float | None
     promise_days: int
     within_promise: int
@@ -142,3 +171,6 @@ class FiguresView(BaseModel):
     granted: int = Field(description="validated + wallet_ready")
     by_school: dict[str, dict[str, int]]
     validation_delay: ValidationDelayView
+    validation_delay_by_school: dict[str, SchoolDelayView] = Field(description="schools with validated applications")
+    waiting: WaitingView = Field(description="files still waiting for the schools, and their age today")
+    waiting_by_school: dict[str, WaitingView] = Field(description="schools with files still waiting")

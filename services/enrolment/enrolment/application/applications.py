@@ -13,9 +13,9 @@ from typing import Any
 from carnet_contracts.events import (
     ApplicationRejected,
     ApplicationSubmitted,
-    Guardian as GuardianPart,
+    GuardianContact,
     PassGranted,
-    Student as StudentPart,
+    Pupil,
     WalletCreated,
 )
 from carnet_runtime import Refusal, invalid_fields
@@ -161,6 +161,7 @@ async def _decidable(uow: EnrolmentUnitOfWork, actor: Principal, application_id:
     if found is None:
         raise unknown_application(application_id)
     check_correspondent_of(actor, found.form.school_id)
+    found.check_decidable()
     return found
 
 
@@ -188,7 +189,7 @@ async def record_wallet(uow: EnrolmentUnitOfWork, event: WalletCreated) -> None:
 def _pass_granted(found: Application, campaign: Campaign, now: datetime) -> PassGranted:
     return PassGranted(
         application_id=found.application_id, campaign_id=campaign.campaign_id, campaign_label=campaign.label,
-        school_id=found.form.school_id, family_sub=found.family_sub, student=_student(found.form),
+        school_id=found.form.school_id, family_sub=found.family_sub, channel=found.channel, student=_student(found.form),
         guardian=_guardian(found.form), allowance_cents=campaign.allowance_cents,
         tickets_per_pass=campaign.tickets_per_pass, ticket_min_cents=campaign.ticket_min_cents,
         ticket_max_cents=campaign.ticket_max_cents, pass_valid_until=campaign.calendar.pass_valid_until,
@@ -196,14 +197,16 @@ def _pass_granted(found: Application, campaign: Campaign, now: datetime) -> Pass
     )
 
 
-def _student(form: ApplicationForm) -> StudentPart:
+def _student(form: ApplicationForm) -> Pupil:
+    """What other services need of the pupil: never the birth date, which stays here."""
     st = form.student
-    return StudentPart(last_name=st.last_name, first_name=st.first_name, birth_date=st.birth_date, level=st.level)
+    return Pupil(last_name=st.last_name, first_name=st.first_name, level=st.level)
 
 
-def _guardian(form: ApplicationForm) -> GuardianPart:
+def _guardian(form: ApplicationForm) -> GuardianContact:
+    """What other services need of the guardian: never the phone, which stays here."""
     gu = form.guardian
-    return GuardianPart(last_name=gu.last_name, first_name=gu.first_name, email=gu.email, phone=gu.phone)
+    return GuardianContact(last_name=gu.last_name, first_name=gu.first_name, email=gu.email)
 
 
 def _duplicate(campaign: Campaign) -> Refusal:

@@ -1,5 +1,6 @@
-"""The school's student list: read off the event loop, stored as the school's roster, matched
-against the school's submitted applications, which may be validated at once."""
+"""The school's student list: read off the event loop, stored as the school's roster (tied to the
+campaign in season that day, purged with it), matched against the school's submitted applications,
+which may be validated at once."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from datetime import datetime
 
 from carnet_runtime.auth import Principal
 
-from ..domain import COLLEGE_LEVELS, ApplicationStatus, RejectedLine, Roster, read_roster
+from ..domain import (
+    COLLEGE_LEVELS,
+    ApplicationStatus,
+    RejectedLine,
+    Roster,
+    campaign_in_season,
+    paris_day,
+    read_roster,
+)
 from ..store import EnrolmentUnitOfWork
 from .applications import grant_pass
 from .common import check_correspondent_of, unknown_school
@@ -53,19 +62,23 @@ async def import_roster(uow: EnrolmentUnitOfWork, actor: Principal, command: Imp
     async with uow:
         if await uow.schools.get(command.school_id) is None:
             raise unknown_school(command.school_id)
-        campaign_levels = [level for c in await uow.campaigns.list() for level in c.eligible_levels]
+        known = await uow.campaigns.list()
+    campaign_levels = [level for c in known for level in c.eligible_levels]
+    in_season = campaign_in_season(known, paris_day(now))
     levels = tuple(dict.fromkeys([*COLLEGE_LEVELS, *campaign_levels]))
     roster = await asyncio.to_thread(read_roster, command.body, command.content_type, levels, limits.max_lines)
     async with uow:
         if await uow.schools.get(command.school_id, for_update=True) is None:
             raise unknown_school(command.school_id)
         matched = roster.matching(await uow.applications.submitted_students_of_school(command.school_id))
-        await uow.rosters.replace(command.school_id, roster, at=now, by=actor.sub, matched=len(matched))
+        await uow.rosters.replace(command.school_id, roster, at=now, by=actor.sub, matched=len(matched),
+                                  campaign_id=in_season.campaign_id if in_season else None)
         validated: list[str] = []
         if command.validate_matched:
             for application_id in matched:
                 found = await uow.applications.get(application_id, for_update=True)
-                if found is not None and found.progress.status is ApplicationStatus.SUBMITTED:
+                if (found is not None and found.progress.status is ApplicationStatus.SUBMITTED
+                        and found.anonymised_at is None):  # erased meanwhile: no longer to decide
                     await grant_pass(uow, found, actor, now)
                     validated.append(application_id)
     return RosterImported(roster, roster.rejected[:limits.rejected_shown], matched, validated)

@@ -12,11 +12,11 @@ from typing import Any
 from carnet_runtime import Refusal, invalid_fields
 
 from .campaign import Campaign
+from .email import deliverable_email
 from .text import fold_name, normalise_level, tidy_name
 
 NAME_MAX = 100
 REASON_MAX = 500
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _POSTCODE = re.compile(r"\d{5}")
 _PHONE = re.compile(r"\+?[0-9]{9,15}")
 
@@ -123,8 +123,11 @@ class ApplicationForm:
         g_last = text(g, "guardian.last_name", "last_name")
         g_first = text(g, "guardian.first_name", "first_name")
         email = text(g, "guardian.email", "email", maximum=254)
-        if email and not _EMAIL.fullmatch(email):
-            errors["guardian.email"] = "adresse électronique invalide"
+        if email:
+            normalised, problem = deliverable_email(email)
+            if problem:
+                errors["guardian.email"] = problem
+            email = normalised or ""
         phone = text(g, "guardian.phone", "phone", required=False, maximum=30)
         if phone:
             digits = re.sub(r"[\s.\-()]", "", phone)
@@ -261,7 +264,9 @@ class ApplicationProgress:
 @dataclass(frozen=True)
 class Application:
     """An application as stored: the form, its progress, who made it and how; `on_roster` says
-    whether its student is on the school's latest roster."""
+    whether its student is on the school's latest roster. Once anonymised (the campaign's purge or the
+    guardian's erasure) the form keeps only the campaign, the school and the level: its names, birth
+    date, contact and address are gone (empty), and the application can no longer be decided."""
 
     application_id: str
     form: ApplicationForm
@@ -269,3 +274,13 @@ class Application:
     family_sub: str | None
     channel: str
     on_roster: bool = False
+    anonymised_at: datetime | None = None
+
+    def check_decidable(self) -> None:
+        if self.anonymised_at is not None:
+            raise Refusal(
+                "APPLICATION_ANONYMISED",
+                "Cette inscription a été effacée (à la demande de la famille ou à la fin de la campagne) : "
+                "elle ne peut plus être validée ni refusée.",
+                {"anonymised_at": self.anonymised_at.isoformat()},
+            )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -93,6 +93,9 @@ class CampaignCalendar:
         return date(year, SCHOOL_YEAR_START_MONTH, 1)
 
 
+DEFAULT_RETENTION_DAYS = 180
+MAX_RETENTION_DAYS = 3650
+
 _PREFIX = re.compile(r"\d{1,5}")
 _POSTCODE = re.compile(r"\d{5}")
 
@@ -111,6 +114,8 @@ class Campaign:
     eligible_postcode_prefixes: tuple[str, ...] = ("92",)
     eligible_levels: tuple[str, ...] = COLLEGE_LEVELS
     redemption_cancel_grace_minutes: int = 30
+    # The campaign's personal data is purged this many whole days after its reimbursement deadline.
+    data_retention_days: int = DEFAULT_RETENTION_DAYS
 
     @classmethod
     def from_settings(cls, campaign_id: str, settings: Mapping[str, Any]) -> Campaign:
@@ -154,6 +159,7 @@ class Campaign:
         ticket_min = integer("ticket_min_cents", 500, 1, 10_000_000)
         ticket_max = integer("ticket_max_cents", 7000, 1, 10_000_000)
         grace = integer("redemption_cancel_grace_minutes", 30, 0, 7 * 24 * 60)
+        retention = integer("data_retention_days", DEFAULT_RETENTION_DAYS, 0, MAX_RETENTION_DAYS)
         if "ticket_min_cents" not in errors and "ticket_max_cents" not in errors:
             if ticket_min > ticket_max:
                 errors["ticket_min_cents"] = "doit être inférieur ou égal à ticket_max_cents"
@@ -188,6 +194,7 @@ class Campaign:
             eligible_postcode_prefixes=tuple(dict.fromkeys(prefixes)),
             eligible_levels=tuple(dict.fromkeys(normalise_level(v) for v in levels)),
             redemption_cancel_grace_minutes=grace,
+            data_retention_days=retention,
         )
 
     def settings(self) -> dict[str, Any]:
@@ -207,7 +214,36 @@ class Campaign:
             "eligible_postcode_prefixes": list(self.eligible_postcode_prefixes),
             "eligible_levels": list(self.eligible_levels),
             "redemption_cancel_grace_minutes": self.redemption_cancel_grace_minutes,
+            "data_retention_days": self.data_retention_days,
         }
+
+    # --- the purge after the season ---------------------------------------------------------------
+
+    @property
+    def purge_due_from(self) -> datetime:
+        """The reimbursement deadline is a whole day of the season; `data_retention_days` whole days
+        follow it; the purge is due from the start (Europe/Paris) of the day after."""
+        day = self.calendar.reimbursement_deadline + timedelta(days=self.data_retention_days + 1)
+        return datetime.combine(day, time(0), PARIS)
+
+    def purge_due(self, now: datetime) -> bool:
+        return now >= self.purge_due_from
+
+    def check_purge_due(self, now: datetime) -> None:
+        if not self.purge_due(now):
+            raise Refusal(
+                "PURGE_NOT_DUE",
+                "Les données personnelles de cette campagne sont conservées jusqu'au "
+                f"{french_date(self.purge_due_from.date() - timedelta(days=1))} inclus "
+                f"({self.data_retention_days} jours après la fin des remboursements aux affiliés, le "
+                f"{french_date(self.calendar.reimbursement_deadline)}) : elles ne peuvent pas être purgées avant.",
+                {
+                    "campaign_id": self.campaign_id,
+                    "reimbursement_deadline": self.calendar.reimbursement_deadline.isoformat(),
+                    "data_retention_days": self.data_retention_days,
+                    "purge_due_from": self.purge_due_from.isoformat(),
+                },
+            )
 
     # --- eligibility -------------------------------------------------------------------------
 
@@ -250,3 +286,15 @@ class Campaign:
                     "born_on_or_before": born_before.isoformat(),
                 },
             )
+
+
+def campaign_in_season(campaigns: Iterable[Campaign], day: date) -> Campaign | None:
+    """The campaign a school's roster imported on `day` (Europe/Paris) belongs to, and is purged with:
+    the one whose enrolment is open that day (the latest opened if several), otherwise the latest
+    opened before, otherwise the next to open."""
+
+    def rank(c: Campaign) -> tuple[bool, bool, int, str]:
+        opens = c.calendar.enrolment_opens
+        return (not c.calendar.enrolment_open_on(day), opens > day, abs((day - opens).days), c.campaign_id)
+
+    return min(campaigns, key=rank, default=None)

@@ -9,11 +9,11 @@ from typing import Any
 
 from carnet_runtime import invalid_fields
 
+from .email import deliverable_email
 from .text import tidy_name
 
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _POSTCODE = re.compile(r"\d{5}")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,13 @@ class School:
         if "postcode" in values and not _POSTCODE.fullmatch(values["postcode"]):
             errors["postcode"] = "code postal à 5 chiffres attendu"
         email = raw.get("correspondent_email")
-        if email is not None and (not isinstance(email, str) or not _EMAIL.fullmatch(email.strip())):
-            errors["correspondent_email"] = "adresse électronique invalide"
+        if email is not None:
+            email, problem = deliverable_email(email) if isinstance(email, str) else (None, "texte attendu")
+            if problem:
+                errors["correspondent_email"] = problem
         if errors:
             raise invalid_fields(errors)
-        return cls(school_id, values["name"], values["postcode"], values["city"], email.strip() if email else None)
+        return cls(school_id, values["name"], values["postcode"], values["city"], email or None)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import string
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -22,6 +24,11 @@ def enrolment(stack):
 async def http(enrolment):
     async with httpx.AsyncClient(base_url=enrolment.url, timeout=20) as client:
         yield client
+
+
+def unique_name(prefix: str = "") -> str:
+    """A name no other test of the session uses (letters only, as a person's name)."""
+    return prefix + "".join(random.choice(string.ascii_lowercase) for _ in range(8)).capitalize()
 
 
 class World:
@@ -64,15 +71,38 @@ class World:
                                     json={"name": name, "postcode": "92100", "city": "Boulogne-Billancourt"})
             assert r.status_code == 200, r.text
 
-    def application(self, *, last_name="Lefèvre", first_name="Anaïs", school_id=None, **student) -> dict:
+    async def set_correspondent(self, school_id: str, email: str | None) -> None:
+        r = await self.http.put(f"/v1/schools/{school_id}", headers=self.admin, json={
+            "name": f"Collège {school_id}", "postcode": "92100", "city": "Boulogne-Billancourt",
+            "correspondent_email": email})
+        assert r.status_code == 200, r.text
+
+    async def end_season(self, *, data_retention_days: int = 0) -> httpx.Response:
+        """The campaign's whole calendar moved to the past, its reimbursement deadline two days ago."""
+        today = datetime.now(UTC).astimezone(PARIS).date()
+        return await self.http.put(
+            f"/v1/campaigns/{self.campaign_id}", headers=self.admin,
+            json={"label": "Pass test", "enrolment_opens": (today - timedelta(days=400)).isoformat(),
+                  "enrolment_closes": (today - timedelta(days=300)).isoformat(),
+                  "pass_valid_until": (today - timedelta(days=100)).isoformat(),
+                  "reimbursement_deadline": (today - timedelta(days=2)).isoformat(),
+                  "redemption_cancel_grace_minutes": 20, "data_retention_days": data_retention_days},
+        )
+
+    def application(self, *, last_name="Lefèvre", first_name="Anaïs", school_id=None, email="parent@example.fr",
+                    phone=None, **student) -> dict:
         return {
             "campaign_id": self.campaign_id,
             "school_id": school_id or self.school_a,
             "student": {"last_name": last_name, "first_name": first_name,
                         "birth_date": self.birth_date.isoformat(), "level": "6e", **student},
-            "guardian": {"last_name": last_name, "first_name": "Paul", "email": "parent@example.fr"},
+            "guardian": {"last_name": last_name, "first_name": "Paul", "email": email, "phone": phone},
             "address": {"line": "1 rue de la Paix", "postcode": "92100", "city": "Boulogne-Billancourt"},
         }
+
+
+def database_of(service) -> str:
+    return service.env["CARNET_ENROLMENT_DATABASE_URL"]
 
 
 @pytest.fixture

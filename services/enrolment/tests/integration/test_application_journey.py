@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 import uuid
 from datetime import UTC, datetime
 
@@ -52,9 +54,10 @@ async def test_submitted_validated_by_its_school_granted_then_wallet_ready(world
     )
     data = granted["data"]
     assert granted["campaign_id"] == world.campaign_id and granted["producer"] == "enrolment"
-    assert data["student"] == {"last_name": "Lefèvre", "first_name": "Anaïs",
-                               "birth_date": world.birth_date.isoformat(), "level": "6e"}
-    assert data["guardian"]["email"] == "parent@example.fr"
+    assert granted["schema_version"] == 2
+    assert data["student"] == {"last_name": "Lefèvre", "first_name": "Anaïs", "level": "6e"}
+    assert data["guardian"] == {"last_name": "Lefèvre", "first_name": "Paul", "email": "parent@example.fr"}
+    assert data["channel"] == "online"
     assert data["family_sub"] == world.family_sub
     assert (data["allowance_cents"], data["tickets_per_pass"]) == (7000, 7)
     assert data["pass_valid_until"] == world.calendar.pass_valid_until.isoformat()
@@ -99,3 +102,42 @@ async def test_a_wallet_for_an_unknown_application_goes_to_the_dead_letter_topic
     assert dead, "the stray WalletCreated was not dead-lettered"
     reason = dict(dead[0].headers)["x-dead-letter-reason"].decode()
     assert "UNKNOWN_APPLICATION" in reason
+
+
+async def test_the_applications_topic_carries_neither_a_birth_date_nor_a_guardians_phone(world, stack, http):
+    phone = "06 " + " ".join(f"{random.randrange(100):02d}" for _ in range(4))
+    online = await http.post("/v1/applications", headers=world.family,
+                             json=world.application(first_name="Margaux", phone=phone))
+    paper = await http.post(f"/v1/schools/{world.school_a}/paper-applications", headers=world.correspondent_a,
+                            json=world.application(first_name="Timéo", phone=phone))
+    assert (online.status_code, paper.status_code) == (201, 201), (online.text, paper.text)
+    assert online.json()["guardian"]["phone"] == phone  # enrolment keeps it, for the school
+    ids = {online.json()["application_id"], paper.json()["application_id"]}
+    r = await http.post(f"/v1/applications/{online.json()['application_id']}/validate", headers=world.correspondent_a)
+    assert r.status_code == 200
+    r = await http.post(f"/v1/applications/{paper.json()['application_id']}/reject", headers=world.correspondent_a,
+                        json={"reason": "Formulaire incomplet"})
+    assert r.status_code == 200
+
+    expected = {("ApplicationSubmitted", i) for i in ids} | {
+        ("PassGranted", online.json()["application_id"]), ("ApplicationRejected", paper.json()["application_id"])}
+
+    def ours(records):
+        return [json.loads(r.value) for r in records if r.key.decode() in ids]
+
+    records = await stack.events("enrolment.applications", raw=True, timeout=30, until=lambda found: {
+        (m["event_type"], m["data"]["application_id"]) for m in ours(found)} >= expected)
+    mine = ours(records)
+    assert {(m["event_type"], m["data"]["application_id"]) for m in mine} == expected
+    assert {m["schema_version"] for m in mine} == {2}
+    digits = phone.replace(" ", "")
+    for m in mine:
+        text = json.dumps(m, ensure_ascii=False)
+        assert "birth_date" not in text and world.birth_date.isoformat() not in text
+        assert "phone" not in text and digits not in text.replace(" ", "")
+    # Nowhere on the topic, whoever wrote it: this test's phone number.
+    assert not any(phone.encode() in r.value or digits.encode() in r.value for r in records)
+    granted = next(m for m in mine if m["event_type"] == "PassGranted")
+    assert granted["data"]["channel"] == "online"
+    rejected = next(m for m in mine if m["event_type"] == "ApplicationRejected")
+    assert rejected["data"]["guardian"] == {"last_name": "Lefèvre", "first_name": "Paul", "email": "parent@example.fr"}

@@ -86,3 +86,25 @@ async def test_operations_endpoints_and_contract_documents_are_served(http):
     paths = (await http.get("/openapi.json")).json()["paths"]
     assert {"/v1/applications", "/v1/schools/{school_id}/roster", "/v1/stats"} <= set(paths)
     assert (await http.get("/asyncapi.json")).status_code == 200
+
+
+async def test_an_internationalised_address_is_accepted_and_an_undeliverable_one_refused_naming_the_field(world, stack, http):
+    r = await http.post("/v1/applications", headers=world.family,
+                        json=world.application(first_name="Élodie", email="élodie.durand@Example.FR"))
+    assert r.status_code == 201, r.text
+    assert r.json()["guardian"]["email"] == "élodie.durand@example.fr"
+    submitted = await stack.wait_for_event("enrolment.applications", lambda m: m.get("event_type") == "ApplicationSubmitted"
+                                           and m["data"]["application_id"] == r.json()["application_id"])
+    assert submitted["data"]["guardian"]["email"] == "élodie.durand@example.fr"
+
+    for address in ("parent@localhost", "parent@ecole.test", '"parent lefevre"@example.fr', "parent-at-example.fr"):
+        refused = await http.post("/v1/applications", headers=world.family,
+                                  json=world.application(first_name="Jules", email=address))
+        assert (refused.status_code, refused.json()["error"]["code"]) == (422, "VALIDATION_ERROR"), refused.text
+        [problem] = refused.json()["error"]["details"]["fields"]
+        assert problem["field"] == "guardian.email"
+        assert "prenom.nom@exemple.fr" in problem["problem"]  # the French reason shows what an address looks like
+    school = await http.put(f"/v1/schools/{world.school_b}", headers=world.admin, json={
+        "name": "Collège Jean Jaurès", "postcode": "92100", "city": "Boulogne", "correspondent_email": "cdt@localhost"})
+    assert school.status_code == 422
+    assert school.json()["error"]["details"]["fields"][0]["field"] == "correspondent_email"

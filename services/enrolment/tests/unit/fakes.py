@@ -5,6 +5,7 @@ rolled back with the events when the block raises."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
@@ -12,14 +13,23 @@ from types import TracebackType
 from carnet_contracts.envelope import Event
 from carnet_runtime import UnitOfWork
 from enrolment.domain import (
+    Address,
     Application,
     ApplicationFact,
     ApplicationProgress,
+    ApplicationRecord,
     ApplicationStatus,
     Campaign,
+    CampaignPurge,
+    Digest,
+    Erasure,
+    Guardian,
     Roster,
+    RosterRecord,
     School,
+    Student,
     StudentKey,
+    WaitingFile,
 )
 
 
@@ -37,6 +47,21 @@ class FakeCampaigns:
         self.state["campaigns"][campaign.campaign_id] = campaign
 
 
+class FakePurges:
+    def __init__(self, state: dict) -> None:
+        self.state = state
+
+    async def of_campaign(self, campaign_id: str) -> CampaignPurge | None:
+        return self.state["purges"].get(campaign_id)
+
+    async def by_campaign(self) -> dict[str, CampaignPurge]:
+        return dict(self.state["purges"])
+
+    async def add(self, purge: CampaignPurge) -> None:
+        assert purge.campaign_id not in self.state["purges"], "campaign_purges.campaign_id is unique"
+        self.state["purges"][purge.campaign_id] = purge
+
+
 class FakeSchools:
     def __init__(self, state: dict) -> None:
         self.state = state
@@ -49,6 +74,21 @@ class FakeSchools:
 
     async def put(self, school: School) -> None:
         self.state["schools"][school.school_id] = school
+
+
+class FakeDigests:
+    def __init__(self, state: dict) -> None:
+        self.state = state
+
+    async def schools_sent(self, week: str) -> set[str]:
+        return {d.school_id for d in self.state["digests"] if d.week == week}
+
+    async def add(self, digest: Digest) -> bool:
+        if not digest.forced and any(d.school_id == digest.school_id and d.week == digest.week and not d.forced
+                                     for d in self.state["digests"]):
+            return False
+        self.state["digests"].append(digest)
+        return True
 
 
 class FakeApplications:
@@ -88,26 +128,118 @@ class FakeApplications:
 
     async def of_school(self, school_id: str, status: ApplicationStatus | None) -> list[Application]:
         return self._sorted(a for a in self.state["applications"].values()
-                            if a.form.school_id == school_id and (status is None or a.progress.status is status))
+                            if a.form.school_id == school_id and (status is None or a.progress.status is status)
+                            and a.anonymised_at is None)
 
     async def of_family(self, family_sub: str) -> list[Application]:
         return self._sorted(a for a in self.state["applications"].values() if a.family_sub == family_sub)
 
     async def submitted_students_of_school(self, school_id: str) -> list[tuple[str, StudentKey]]:
-        return [(a.application_id, a.form.student.key) for a in await self.of_school(school_id, ApplicationStatus.SUBMITTED)]
+        return [(a.application_id, a.form.student.key) for a in self._waiting(school_id)]
 
     async def facts(self, campaign_id: str | None) -> list[ApplicationFact]:
         return [ApplicationFact(a.form.school_id, a.progress.status, a.progress.submitted_at, a.progress.validated_at)
                 for a in self.state["applications"].values() if campaign_id in (None, a.form.campaign_id)]
+
+    def _waiting(self, school_id: str | None = None) -> list[Application]:
+        return self._sorted(a for a in self.state["applications"].values()
+                            if a.progress.status is ApplicationStatus.SUBMITTED and a.anonymised_at is None
+                            and school_id in (None, a.form.school_id))
+
+    async def waiting_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for a in self._waiting():
+            counts[a.form.school_id] = counts.get(a.form.school_id, 0) + 1
+        return counts
+
+    async def waiting_of_school(self, school_id: str, limit: int) -> list[WaitingFile]:
+        return [WaitingFile(a.application_id, a.form.student.last_name, a.form.student.first_name, a.channel,
+                            a.progress.submitted_at) for a in self._waiting(school_id)[:limit]]
+
+    async def of_guardian(self, email: str) -> list[Application]:
+        live = [a for a in self.state["applications"].values() if a.anonymised_at is None]
+        subs = {a.family_sub for a in live if a.form.guardian.email.lower() == email.lower() and a.family_sub}
+        return self._sorted(a for a in live if a.form.guardian.email.lower() == email.lower() or a.family_sub in subs)
+
+    async def records(self, *, family_sub: str | None = None, email: str | None = None) -> list[ApplicationRecord]:
+        found = self._sorted(a for a in self.state["applications"].values()
+                             if (family_sub is not None and a.family_sub == family_sub)
+                             or (email is not None and a.anonymised_at is None
+                                 and a.form.guardian.email.lower() == email.lower()))
+        return [ApplicationRecord(a, self.state["entered_by"].get(a.application_id),
+                                  self.state["decided_by"].get(a.application_id), a.progress.validated_at) for a in found]
+
+    def _anonymise(self, chosen: list[Application], at: datetime) -> int:
+        for a in chosen:
+            form = replace(a.form, student=Student("", "", None, a.form.student.level),  # type: ignore[arg-type]
+                           guardian=Guardian("", "", "", None), address=Address("", "", ""))
+            self.state["applications"][a.application_id] = replace(
+                a, form=form, family_sub=None, anonymised_at=at, progress=replace(a.progress, rejection_reason=None))
+            self.state["entered_by"].pop(a.application_id, None)
+            self.state["decided_by"].pop(a.application_id, None)
+        return len(chosen)
+
+    async def anonymise_campaign(self, campaign_id: str, *, at: datetime) -> int:
+        return self._anonymise([a for a in self.state["applications"].values()
+                                if a.form.campaign_id == campaign_id and a.anonymised_at is None], at)
+
+    async def anonymise(self, application_ids: Sequence[str], *, at: datetime) -> int:
+        return self._anonymise([a for a in self.state["applications"].values()
+                                if a.application_id in application_ids and a.anonymised_at is None], at)
 
 
 class FakeRosters:
     def __init__(self, state: dict) -> None:
         self.state = state
 
-    async def replace(self, school_id: str, roster: Roster, *, at: datetime, by: str, matched: int) -> None:
+    async def replace(self, school_id: str, roster: Roster, *, at: datetime, by: str, matched: int,
+                      campaign_id: str | None) -> None:
         self.state["rosters"][school_id] = roster
-        self.state["roster_imports"].append((school_id, by, at, len(roster.entries), len(roster.rejected), matched))
+        self.state["roster_campaigns"][school_id] = (campaign_id, at)
+        self.state["roster_imports"].append((school_id, by, at, len(roster.entries), len(roster.rejected), matched,
+                                             campaign_id))
+
+    async def delete_campaign(self, campaign_id: str) -> int:
+        gone = [s for s, (c, _) in self.state["roster_campaigns"].items() if c in (campaign_id, None)]
+        deleted = sum(len(self.state["rosters"].pop(s).entries) for s in gone)
+        for school_id in gone:
+            del self.state["roster_campaigns"][school_id]
+        self.state["roster_imports"] = [i for i in self.state["roster_imports"] if i[-1] not in (campaign_id, None)]
+        return deleted
+
+    def _children(self, application_ids: Sequence[str]) -> set[tuple[str, StudentKey]]:
+        return {(a.form.school_id, a.form.student.key) for a in self.state["applications"].values()
+                if a.application_id in application_ids and a.anonymised_at is None}
+
+    async def of_applications(self, application_ids: Sequence[str]) -> list[RosterRecord]:
+        children = self._children(application_ids)
+        return [RosterRecord(school_id, self.state["roster_campaigns"][school_id][0], e.last_name, e.first_name,
+                             e.birth_date, e.level, e.line, self.state["roster_campaigns"][school_id][1])
+                for school_id, roster in sorted(self.state["rosters"].items()) for e in roster.entries
+                if (school_id, e.key) in children]
+
+    async def delete_students(self, application_ids: Sequence[str]) -> int:
+        children = self._children(application_ids)
+        deleted = 0
+        for school_id, roster in list(self.state["rosters"].items()):
+            kept = tuple(e for e in roster.entries if (school_id, e.key) not in children)
+            deleted += len(roster.entries) - len(kept)
+            self.state["rosters"][school_id] = replace(roster, entries=kept, keys=frozenset(e.key for e in kept))
+        return deleted
+
+
+class FakePrivacy:
+    def __init__(self, state: dict) -> None:
+        self.state = state
+
+    async def record_erasure(self, erasure: Erasure, *, requested_by: str) -> None:
+        self.state["erasures"].append((erasure, requested_by))
+
+    async def forget_sent_events(self, application_ids: Sequence[str]) -> None:
+        self.state["forgotten_events"].extend(application_ids)
+
+    async def forget_digests_of_campaign(self, campaign_id: str) -> None:
+        self.state["forgotten_digests_of"].append(campaign_id)
 
 
 class FakeEnrolmentUnitOfWork(UnitOfWork):
@@ -116,15 +248,20 @@ class FakeEnrolmentUnitOfWork(UnitOfWork):
 
     def __init__(self) -> None:
         super().__init__()
-        self.state: dict = {"campaigns": {}, "schools": {}, "applications": {}, "entered_by": {}, "decided_by": {},
-                            "rosters": {}, "roster_imports": []}
+        self.state: dict = {"campaigns": {}, "purges": {}, "schools": {}, "digests": [], "applications": {},
+                            "entered_by": {}, "decided_by": {}, "rosters": {}, "roster_campaigns": {},
+                            "roster_imports": [], "erasures": [], "forgotten_events": [],
+                            "forgotten_digests_of": []}
         self.committed: list[Event] = []
         self.blocks = 0
         self._before: dict | None = None
         self.campaigns = FakeCampaigns(self.state)
+        self.purges = FakePurges(self.state)
         self.schools = FakeSchools(self.state)
+        self.digests = FakeDigests(self.state)
         self.applications = FakeApplications(self.state)
         self.rosters = FakeRosters(self.state)
+        self.privacy = FakePrivacy(self.state)
 
     async def __aenter__(self) -> FakeEnrolmentUnitOfWork:
         await super().__aenter__()

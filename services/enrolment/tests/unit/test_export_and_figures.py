@@ -48,6 +48,7 @@ def test_pending_csv_of_nothing_is_the_header_alone():
 
 
 T0 = datetime(2014, 9, 1, tzinfo=timezone.utc)
+TODAY = date(2014, 10, 1)
 
 
 def fact(school, status, days=None):
@@ -58,7 +59,7 @@ def test_figures_count_by_status_and_school_and_measure_the_validation_delay():
     facts = [fact("A", "submitted"), fact("A", "rejected")]
     facts += [fact("A", "validated", d) for d in (1, 2, 3, 4, 5)]
     facts += [fact("B", "wallet_ready", d) for d in (6, 7, 8, 9, 20)]
-    out = figures(facts)
+    out = figures(facts, TODAY)
     assert out["total"] == 12
     assert out["by_status"] == {"submitted": 1, "validated": 5, "rejected": 1, "wallet_ready": 5}
     assert out["granted"] == 10
@@ -71,8 +72,35 @@ def test_figures_count_by_status_and_school_and_measure_the_validation_delay():
 
 
 def test_figures_without_any_validation_have_no_delay():
-    out = figures([fact("A", "submitted")])
+    out = figures([fact("A", "submitted")], TODAY)
     assert out["validation_delay"]["median_days"] is None
+    assert out["validation_delay_by_school"] == {}
+
+
+def test_figures_give_the_validation_delay_per_school_median_max_and_count():
+    facts = [fact("A", "validated", d) for d in (1, 2, 9)] + [fact("B", "wallet_ready", d) for d in (3, 4)]
+    out = figures(facts, TODAY)
+    assert out["validation_delay_by_school"] == {
+        "A": {"count": 3, "median_days": 2.0, "max_days": 9.0},
+        "B": {"count": 2, "median_days": 3.5, "max_days": 4.0},
+    }
+    assert out["validation_delay"]["max_days"] == 9.0
+
+
+def test_figures_count_the_files_still_waiting_and_their_age_in_paris_days_per_school_and_overall():
+    # Submitted at 23:30 UTC on 31 August: 1 September in Paris, so 14 days old on 15 September.
+    late = datetime(2014, 8, 31, 23, 30, tzinfo=timezone.utc)
+    facts = [ApplicationFact("A", ApplicationStatus.SUBMITTED, late, None),
+             ApplicationFact("A", ApplicationStatus.SUBMITTED, datetime(2014, 9, 10, 8, tzinfo=timezone.utc), None),
+             ApplicationFact("B", ApplicationStatus.SUBMITTED, datetime(2014, 9, 14, 8, tzinfo=timezone.utc), None),
+             fact("B", "validated", 2)]
+    out = figures(facts, date(2014, 9, 15))
+    assert out["waiting"] == {"count": 3, "oldest_submitted_at": late, "oldest_days": 14, "median_days": 5.0}
+    assert out["waiting_by_school"]["A"] == {"count": 2, "oldest_submitted_at": late, "oldest_days": 14,
+                                             "median_days": 9.5}
+    assert out["waiting_by_school"]["B"]["count"] == 1
+    assert figures([], TODAY)["waiting"] == {"count": 0, "oldest_submitted_at": None, "oldest_days": None,
+                                             "median_days": None}
 
 
 def test_percentile_interpolates_between_ranks():

@@ -196,7 +196,7 @@ async def test_a_roster_validates_the_matched_applications_and_lists_only_the_fi
     assert [type(e) for e in uow.committed] == [PassGranted]
     assert [r.line for r in done.rejected] == [2, 3, 4]
     assert (done.rejected_count, done.rejected_truncated) == (5, True)
-    assert uow.state["roster_imports"][-1][3:] == (1, 5, 1)
+    assert uow.state["roster_imports"][-1][3:] == (1, 5, 1, "2014-2015")  # the campaign in season
     still = await applications.get_application(uow, CORRESPONDENT_A, not_on_roster.application_id)
     assert still.progress.status.value == "submitted" and not still.on_roster
 
@@ -235,3 +235,21 @@ async def test_the_roster_file_is_read_in_a_worker_thread_not_on_the_event_loop(
     monkeypatch.setattr(rosters, "read_roster", read_and_note)
     await rosters.import_roster(uow, CORRESPONDENT_A, roster("Lefèvre;Anaïs;14/05/2003;6e"), LIMITS, now=NOW)
     assert read_in and read_in[0] != loop_thread
+
+
+async def test_events_on_the_applications_topic_never_carry_the_birth_date_nor_the_phone(uow):
+    phoned = form()
+    phoned["guardian"] = {**phoned["guardian"], "phone": "06 98 76 54 32"}
+    first = await applications.submit_online(uow, FAMILY, applications.SubmitApplication(phoned), now=NOW)
+    second = await submit(uow, OTHER_FAMILY, last_name="Martin", first_name="Paul")
+    await applications.validate_application(uow, CORRESPONDENT_A, first.application_id, now=NOW)
+    await applications.reject_application(uow, CORRESPONDENT_A, applications.RejectApplication(
+        second.application_id, "Élève inconnu du collège"), now=NOW)
+    assert [type(e) for e in uow.committed] == [ApplicationSubmitted, ApplicationSubmitted, PassGranted,
+                                                ApplicationRejected]
+    for event in uow.committed:
+        sent = event.model_dump_json()
+        assert "2003-05-14" not in sent and "98 76" not in sent and "birth_date" not in sent and "phone" not in sent
+    granted = uow.committed[2]
+    assert (granted.schema_version, granted.channel, granted.student.level) == (2, "online", "6e")
+    assert granted.guardian.email == "paul@example.fr"
