@@ -30,3 +30,7 @@ CREATE INDEX assigned_tickets_by_campaign ON assigned_tickets (campaign_id);
 
 -- A campaign's figures add up its lines by organisation and status (GET /v1/stats).
 CREATE INDEX statement_lines_by_campaign ON statement_lines (campaign_id, affiliate_id, status);
+
+-- The lock columns no version reads since 0002: dropped, as 0002 announced. (An upgrade from a version
+-- older than 0002 goes through 0002's version first, so that no replica reading them still runs.)
+ALTER TABLE affiliates DROP COLUMN failed_logins, DROP COLUMN locked_until;
