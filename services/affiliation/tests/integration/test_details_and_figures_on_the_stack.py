@@ -206,6 +206,23 @@ async def test_an_iban_change_confirmed_by_code_pays_the_next_batch_to_the_new_i
     assert NEW_IBAN not in trail.text and OLD_IBAN not in trail.text
 
 
+async def test_wrong_iban_codes_sent_at_the_same_moment_are_all_counted_and_burn_the_code_after_five(http, stack):
+    club = await create_affiliate(http, stack, "race")
+    club_id, me = club["affiliate_id"], as_affiliate(stack, club)
+    assert (await http.post(f"/v1/affiliates/{club_id}/iban-change", headers=me, json={"iban": NEW_IBAN})).status_code == 202
+    code = unseal((await notice(stack, "IbanChangeOtpIssued", club_id))["sealed_otp"], stack.secrets["CARNET_SEAL_KEY"])
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    answers = await asyncio.gather(*(
+        http.post(f"/v1/affiliates/{club_id}/iban-change/confirm", headers=me, json={"otp": wrong}) for _ in range(8)))
+    assert sorted(a.status_code for a in answers) == [410] * 3 + [422] * 5, [a.text for a in answers]
+    assert sorted(a.json()["error"]["details"]["attempts_left"] for a in answers if a.status_code == 422) == [0, 1, 2, 3, 4]
+    burnt = await http.post(f"/v1/affiliates/{club_id}/iban-change/confirm", headers=me, json={"otp": code})
+    assert burnt.status_code == 410 and burnt.json()["error"]["code"] == "OTP_EXPIRED"
+    limited = await http.post(f"/v1/affiliates/{club_id}/iban-change", headers=me, json={"iban": NEW_IBAN})
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    assert (await http.get(f"/v1/affiliates/{club_id}", headers=me)).json()["iban"].endswith("0189")
+
+
 async def test_an_organisation_changes_its_contact_and_address_and_the_old_contact_is_told(http, stack):
     club = await create_affiliate(http, stack, "details")
     other = await create_affiliate(http, stack, "other")
