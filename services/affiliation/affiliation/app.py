@@ -11,7 +11,16 @@ from carnet_runtime import Service
 from carnet_runtime.auth import TokenSigner, ensure_keypair
 
 from . import api, consumers
-from .application import Accounts, AffiliateTokens, Campaigns, Conventions, Organisations, Reimbursements
+from .application import (
+    Accounts,
+    AffiliateTokens,
+    Campaigns,
+    Conventions,
+    IbanChanges,
+    Organisations,
+    Privacy,
+    Reimbursements,
+)
 from .refusals import REFUSALS
 from .settings import AffiliationSettings
 from .wiring import Affiliation
@@ -33,10 +42,12 @@ def create_service(settings: AffiliationSettings | None = None) -> Service:
         ensure_keypair(settings.keys_dir, "affiliation")
     keyed = settings.keyed_hash()
     sealed = functools.partial(seal, key=settings.seal_key)
+    otp_policy = settings.otp_policy()
     app = Affiliation(
         service=service,
         settings=settings,
         organisations=Organisations(keyed=keyed, seal=sealed, activation_ttl=settings.activation_ttl()),
+        iban_changes=IbanChanges(otp_policy=otp_policy, seal=sealed),
         accounts=Accounts(
             hashing=settings.password_hashing(),
             keyed=keyed,
@@ -45,9 +56,10 @@ def create_service(settings: AffiliationSettings | None = None) -> Service:
             login_policy=settings.login_policy(),
             reset_ttl=settings.password_reset_ttl(),
         ),
-        conventions=Conventions(document=settings.convention(), otp_policy=settings.otp_policy(), seal=sealed),
+        conventions=Conventions(document=settings.convention(), otp_policy=otp_policy, seal=sealed),
         campaigns=Campaigns(),
         reimbursements=Reimbursements(debtor=settings.debtor(), transfer_delay_days=settings.transfer_delay_days),
+        privacy=Privacy(),
     )
     for router in api.routers(app):
         service.include_router(router)

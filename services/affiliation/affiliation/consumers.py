@@ -1,5 +1,6 @@
-"""Kafka handlers: the campaign copy, assigned tickets, statement lines. Each runs inside the
-runtime's transaction that also records the event id, so a redelivery changes nothing twice."""
+"""Kafka handlers: the campaign copy, assigned tickets, statement lines, a family's erasure, and this
+service's share of a campaign's purge. Each runs inside the runtime's transaction that also records
+the event id, so a redelivery changes nothing twice."""
 
 from __future__ import annotations
 
@@ -41,3 +42,11 @@ def register(service: Service, app: Affiliation) -> None:
     @service.on(events.RedemptionCancelled)
     async def redemption_cancelled(conn: asyncpg.Connection, event: events.RedemptionCancelled, _: Envelope) -> None:
         await app.reimbursements.redemption_cancelled(uow(conn), event)
+
+    @service.on(events.GuardianErasureRequested)
+    async def guardian_erased(conn: asyncpg.Connection, event: events.GuardianErasureRequested, _: Envelope) -> None:
+        await app.privacy.guardian_erased(uow(conn), event)
+
+    @service.on_campaign_purge
+    async def campaign_purged(conn: asyncpg.Connection, event: events.CampaignPurgeStarted) -> None:
+        await app.privacy.campaign_purged(uow(conn), event)

@@ -10,6 +10,7 @@ REFUSALS: dict[str, int] = {
     "AFFILIATE_NOT_ACTIVE": 409,
     "AFFILIATE_NOT_SUSPENDED": 409,
     "AFFILIATE_ALREADY_ACTIVATED": 409,
+    "IBAN_CHANGE_NOT_REQUESTED": 409,  # a confirmation code sent with no IBAN change waiting for one
     # accounts
     "WEAK_PASSWORD": 422,
     "ACTIVATION_TOKEN_INVALID": 422,
@@ -22,6 +23,7 @@ REFUSALS: dict[str, int] = {
     # the convention
     "CONVENTION_HASH_MISMATCH": 422,
     "CONVENTION_STEP_OUT_OF_ORDER": 409,
+    # e-mailed codes (the convention's and an IBAN change's)
     "OTP_INVALID": 422,
     "OTP_EXPIRED": 410,
     "OTP_LIMIT_REACHED": 429,  # too many codes sent or wrong codes tried this hour (Retry-After)

@@ -12,9 +12,10 @@ from pydantic_settings import SettingsConfigDict
 from carnet_runtime import SecretKey, ServiceSettings, shared_setting
 
 from .domain.account import PasswordHashing
-from .domain.convention import ConventionDocument, OtpPolicy
+from .domain.convention import ConventionDocument
 from .domain.keyed_hash import KeyedHash
 from .domain.login import LoginPolicy
+from .domain.one_time_code import OtpPolicy
 from .domain.sepa import Debtor
 
 CONVENTIONS = Path(__file__).parent / "conventions"
@@ -39,12 +40,13 @@ class AffiliationSettings(ServiceSettings):
     # How long an affiliate's access token is valid.
     access_token_ttl_seconds: int = 3600
 
-    # How long an activation link, a password-reset link and a convention code are valid.
+    # How long an activation link, a password-reset link and an e-mailed code (convention, IBAN change) are valid.
     activation_ttl_hours: float = 24 * 7
     password_reset_ttl_minutes: float = 60
     otp_ttl_minutes: float = 10
-    # Convention codes: within `otp_window_minutes` from the first code, at most `otp_max_issues`
-    # codes are sent and `otp_max_attempts` wrong codes tried (a new code does not give more tries).
+    # Codes e-mailed to an organisation (convention, IBAN change; each counted on its own): within
+    # `otp_window_minutes` from the first code, at most `otp_max_issues` codes are sent and
+    # `otp_max_attempts` wrong codes tried (a new code does not give more tries).
     otp_max_attempts: int = 5
     otp_max_issues: int = 5
     otp_window_minutes: float = 60

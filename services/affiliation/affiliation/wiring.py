@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from carnet_runtime import Service
 
-from .application import Accounts, Campaigns, Conventions, Organisations, Reimbursements
+from .application import Accounts, Campaigns, Conventions, IbanChanges, Organisations, Privacy, Reimbursements
 from .settings import AffiliationSettings
 from .store import AffiliationUnitOfWork
 
@@ -17,10 +17,12 @@ class Affiliation:
     service: Service
     settings: AffiliationSettings
     organisations: Organisations
+    iban_changes: IbanChanges
     accounts: Accounts
     conventions: Conventions
     campaigns: Campaigns
     reimbursements: Reimbursements
+    privacy: Privacy
 
     def uow(self) -> AffiliationUnitOfWork:
         """A unit of work on the service's pool: one transaction per `async with`."""

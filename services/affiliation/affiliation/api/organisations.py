@@ -1,4 +1,5 @@
-"""Organisations: affiliation by staff, a new activation link, the directory, details, suspension."""
+"""Organisations: affiliation by staff, a new activation link, the directory, details (and their
+changes, the IBAN's by code), suspension."""
 
 from __future__ import annotations
 
@@ -9,16 +10,22 @@ from fastapi import APIRouter, Query, Request
 from carnet_runtime import PlainText
 from carnet_runtime.auth import Principal, require
 
-from ..application.organisations import ChangeStatus, CreateAffiliate, DirectoryQuery
-from ..domain.organisation import Activity, Address
+from ..application.iban_changes import ConfirmIbanChange, RequestIbanChange
+from ..application.organisations import ChangeDetails, ChangeStatus, CreateAffiliate, DirectoryQuery
+from ..domain.organisation import Activity, Address, masked_iban
 from ..wiring import Affiliation
 from .common import client_address
 from .schemas import (
     AffiliateCreated,
     AffiliateIn,
+    AffiliatePatch,
     AffiliateSummary,
     AffiliateView,
     DirectoryPage,
+    IbanChangedView,
+    IbanChangeRequestedView,
+    IbanIn,
+    OtpIn,
     StatusView,
     SuspendIn,
 )
@@ -63,6 +70,37 @@ def router(app: Affiliation) -> APIRouter:
     async def get_affiliate(affiliate_id: PlainText,
                             principal: Principal = require("affiliate", "admin")) -> AffiliateView:
         return AffiliateView.of(await organisations.get(app.uow(), principal, affiliate_id))
+
+    @routes.patch("/affiliates/{affiliate_id}", tags=["affiliates"])
+    async def change_details(affiliate_id: PlainText, body: AffiliatePatch, request: Request,
+                             principal: Principal = require("affiliate", "admin")) -> AffiliateView:
+        """Contact e-mail, postal address, activity; a new contact e-mail is told to the old one."""
+        address = body.address
+        affiliate = await organisations.change_details(app.uow(), ChangeDetails(
+            principal, affiliate_id, client_address(request), contact_email=body.contact_email,
+            address=Address(address.line, address.postcode, address.city) if address else None,
+            activity=body.activity.value if body.activity else None,
+        ))
+        return AffiliateView.of(affiliate)
+
+    @routes.post("/affiliates/{affiliate_id}/iban-change", status_code=202, tags=["affiliates"])
+    async def request_iban_change(affiliate_id: PlainText, body: IbanIn, request: Request,
+                                  principal: Principal = require("affiliate", "admin")) -> IbanChangeRequestedView:
+        """E-mails a code to the current contact; 429 OTP_LIMIT_REACHED (Retry-After) past the hour's codes or tries."""
+        requested = await app.iban_changes.request(app.uow(), RequestIbanChange(
+            principal, affiliate_id, client_address(request), body.iban))
+        return IbanChangeRequestedView(affiliate_id=requested.affiliate_id, new_iban=masked_iban(requested.new_iban),
+                                       otp_expires_at=requested.expires_at)
+
+    @routes.post("/affiliates/{affiliate_id}/iban-change/confirm", tags=["affiliates"])
+    async def confirm_iban_change(affiliate_id: PlainText, body: OtpIn, request: Request,
+                                  principal: Principal = require("affiliate", "admin")) -> IbanChangedView:
+        """The new IBAN is the one the next reimbursement batch pays (a batch already made keeps its own)."""
+        changed = await app.iban_changes.confirm(app.uow(), ConfirmIbanChange(
+            principal, affiliate_id, client_address(request), body.otp))
+        affiliate = changed.affiliate
+        return IbanChangedView(affiliate_id=affiliate.affiliate_id, iban=masked_iban(affiliate.organisation.iban),
+                               changed_at=changed.changed_at)
 
     @routes.post("/affiliates/{affiliate_id}/suspend", tags=["affiliates"])
     async def suspend_affiliate(affiliate_id: PlainText, request: Request, body: SuspendIn | None = None,

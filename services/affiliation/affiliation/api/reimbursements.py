@@ -1,4 +1,4 @@
-"""Tickets assigned to an organisation, its statement, and the reimbursement batches."""
+"""Tickets assigned to an organisation, its statement, the reimbursement batches, the campaign's figures."""
 
 from __future__ import annotations
 
@@ -10,7 +10,15 @@ from carnet_runtime.auth import Principal, require
 
 from ..application.reimbursements import CreateBatch
 from ..wiring import Affiliation
-from .schemas import AssignedTicketsView, AssignedTicketView, BatchIn, BatchView, StatementRedemption, StatementView
+from .schemas import (
+    AffiliationFigures,
+    AssignedTicketsView,
+    AssignedTicketView,
+    BatchIn,
+    BatchView,
+    StatementRedemption,
+    StatementView,
+)
 
 
 def _file(media_type: str, description: str) -> dict:
@@ -46,6 +54,13 @@ def router(app: Affiliation) -> APIRouter:
                 for line, batch_id in found.lines
             ],
         )
+
+    @routes.get("/stats", tags=["figures"])
+    async def stats(campaign_id: PlainText | None = Query(None, max_length=100),
+                    principal: Principal = require("admin")) -> AffiliationFigures:
+        """Reimbursed, in payment and pending (amounts and counts), overall and per organisation, in one
+        answer: what `carnet report` reads instead of each organisation's statement."""
+        return AffiliationFigures.of(await reimbursements.figures(app.uow(), campaign_id))
 
     batches = APIRouter(prefix="/reimbursement-batches", tags=["reimbursement"])
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from carnet_runtime import PlainText
 
 from ..domain.convention import AuditRecord, ConventionProgress
+from ..domain.figures import AffiliateFigures, CampaignFigures
 from ..domain.organisation import Activity, Affiliate, masked_iban
 from ..domain.reimbursement import AssignedTicket, Batch
 
@@ -29,6 +30,25 @@ class AffiliateIn(BaseModel):
     address: AddressIn
     contact_email: PlainText = Field(max_length=254)
     iban: PlainText = Field(max_length=64)
+
+
+class AffiliatePatch(BaseModel):
+    """The details an organisation (or staff) may change; a field left out stays as it is. The IBAN
+    changes through `/iban-change` (confirmed by code), the name and SIRET not at all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contact_email: PlainText | None = Field(None, max_length=254)
+    address: AddressIn | None = None
+    activity: Activity | None = None
+
+
+class IbanIn(BaseModel):
+    iban: PlainText = Field(max_length=64)
+
+
+class OtpIn(BaseModel):
+    otp: str = Field(max_length=32, description="the 6-digit code e-mailed to the organisation's contact")
 
 
 class PasswordIn(BaseModel):
@@ -109,6 +129,19 @@ class AffiliateView(AffiliateSummary):
         return cls(**AffiliateSummary.of(a).model_dump(), login=a.login, siret=a.organisation.siret,
                    contact_email=a.contact_email, iban=masked_iban(a.organisation.iban),
                    convention_step=a.convention.step.value, created_at=a.created_at, signed_at=a.signed_at)
+
+
+class IbanChangeRequestedView(BaseModel):
+    affiliate_id: str
+    new_iban: str = Field(description="masked: the country and the last four characters")
+    otp_expires_at: datetime
+    status: Literal["otp_sent"] = "otp_sent"
+
+
+class IbanChangedView(BaseModel):
+    affiliate_id: str
+    iban: str = Field(description="masked; the IBAN the next reimbursement batch pays")
+    changed_at: datetime
 
 
 class DirectoryPage(BaseModel):
@@ -196,6 +229,8 @@ class AuditEntry(BaseModel):
     client_address: str | None
     document_version: str | None
     document_sha256: str | None
+    details: dict[str, Any] | None = Field(
+        None, description="what changed: `fields` of a details change, `old_iban_suffix`/`new_iban_suffix`, `role`")
 
 
 class AuditTrailView(BaseModel):
@@ -206,7 +241,8 @@ class AuditTrailView(BaseModel):
     def of(cls, affiliate_id: str, records: list[AuditRecord]) -> AuditTrailView:
         return cls(affiliate_id=affiliate_id, items=[
             AuditEntry(action=r.action, at=r.at, account=r.account, client_address=r.client_address,
-                       document_version=r.document_version, document_sha256=r.document_sha256)
+                       document_version=r.document_version, document_sha256=r.document_sha256,
+                       details=r.details)
             for r in records
         ])
 
@@ -289,4 +325,64 @@ class BatchView(BaseModel):
                        for t in b.transfers],
             sepa_url=f"/v1/reimbursement-batches/{b.batch_id}/sepa.xml",
             csv_url=f"/v1/reimbursement-batches/{b.batch_id}/transfers.csv",
+        )
+
+
+# --- figures -------------------------------------------------------------------------------------
+
+
+class AffiliateFiguresView(BaseModel):
+    affiliate_id: str
+    name: str | None = Field(description="None for an organisation this service does not know")
+    status: str | None
+    created_at: datetime | None
+    count: int = Field(description="redemptions not cancelled")
+    redeemed_cents: int
+    reimbursed_cents: int
+    in_payment_cents: int
+    pending_cents: int
+
+    @classmethod
+    def of(cls, a: AffiliateFigures) -> AffiliateFiguresView:
+        return cls(affiliate_id=a.affiliate_id, name=a.name, status=a.status, created_at=a.created_at,
+                   count=a.redeemed.count, redeemed_cents=a.redeemed.cents, reimbursed_cents=a.reimbursed.cents,
+                   in_payment_cents=a.in_payment.cents, pending_cents=a.pending.cents)
+
+
+class BatchCounts(BaseModel):
+    in_payment: int = Field(description="batches created, not yet paid")
+    paid: int
+
+
+class AffiliationFigures(BaseModel):
+    """redeemed = reimbursed + in payment + pending, cent for cent, overall and per organisation."""
+
+    campaign_id: str | None
+    redeemed_cents: int
+    redeemed_count: int
+    reimbursed_cents: int = Field(description="in paid batches")
+    reimbursed_count: int
+    in_payment_cents: int = Field(description="in batches created, not yet paid")
+    in_payment_count: int
+    pending_cents: int = Field(description="redeemed, in no batch yet")
+    pending_count: int
+    cancelled_cents: int = Field(description="redemptions cancelled (never reimbursed)")
+    cancelled_count: int
+    batches: BatchCounts
+    affiliates_by_status: dict[str, int]
+    affiliates: list[AffiliateFiguresView] = Field(
+        description="every active or suspended organisation, and any other that redeemed in the campaign")
+
+    @classmethod
+    def of(cls, f: CampaignFigures) -> AffiliationFigures:
+        return cls(
+            campaign_id=f.campaign_id,
+            redeemed_cents=f.redeemed.cents, redeemed_count=f.redeemed.count,
+            reimbursed_cents=f.reimbursed.cents, reimbursed_count=f.reimbursed.count,
+            in_payment_cents=f.in_payment.cents, in_payment_count=f.in_payment.count,
+            pending_cents=f.pending.cents, pending_count=f.pending.count,
+            cancelled_cents=f.cancelled.cents, cancelled_count=f.cancelled.count,
+            batches=BatchCounts(in_payment=f.batches_in_payment, paid=f.batches_paid),
+            affiliates_by_status=f.affiliates_by_status,
+            affiliates=[AffiliateFiguresView.of(a) for a in f.by_affiliate],
         )

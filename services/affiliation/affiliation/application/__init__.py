@@ -5,7 +5,10 @@ and publishes the events the change produces. Routes and consumers only parse, c
 from .accounts import Accounts, AffiliateTokens
 from .campaigns import Campaigns
 from .conventions import Conventions
+from .iban_changes import IbanChanges
 from .organisations import Organisations
+from .privacy import Privacy
 from .reimbursements import Reimbursements
 
-__all__ = ["Accounts", "AffiliateTokens", "Campaigns", "Conventions", "Organisations", "Reimbursements"]
+__all__ = ["Accounts", "AffiliateTokens", "Campaigns", "Conventions", "IbanChanges", "Organisations", "Privacy",
+           "Reimbursements"]

@@ -1,4 +1,4 @@
-"""Organisations: affiliation by staff, the activation link, the directory, suspension."""
+"""Organisations: affiliation by staff, the activation link, the directory, their details, suspension."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from ..domain.organisation import (
     Affiliate,
     AffiliateStatus,
     bic_for,
+    change_details,
     duplicate_siret,
     new_login,
     register_organisation,
@@ -61,6 +62,18 @@ class ChangeStatus:
     actor: Principal
     client_address: str | None
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeDetails:
+    """The organisation or staff change its contact e-mail, postal address or activity (None: unchanged)."""
+
+    actor: Principal
+    affiliate_id: str
+    client_address: str | None
+    contact_email: str | None = None
+    address: Address | None = None
+    activity: str | None = None
 
 
 class Organisations:
@@ -133,6 +146,31 @@ class Organisations:
         ensure_own(actor, affiliate_id, admin_too=True)
         async with uow:
             return await load(uow, affiliate_id)
+
+    async def change_details(self, uow: UnitOfWork, command: ChangeDetails) -> Affiliate:
+        """The details changed, recorded in the audit trail (which fields, by whom, from where); a new
+        contact address tells the old one (AffiliateContactChanged)."""
+        ensure_own(command.actor, command.affiliate_id, admin_too=True)
+        now = self.clock()
+        async with uow:
+            affiliate = await load(uow, command.affiliate_id, for_update=True)
+            change = change_details(affiliate.organisation, contact_email=command.contact_email,
+                                    address=command.address, activity=command.activity)
+            if not change.fields:
+                return affiliate
+            affiliate = affiliate.with_details(change)
+            await uow.affiliates.save_details(affiliate, now)
+            await uow.audit.append(AuditRecord(
+                affiliate.affiliate_id, "details_change", command.actor.sub, command.client_address, now, None, None,
+                {"fields": list(change.fields), "role": command.actor.role}))
+            if change.contact_changed:
+                uow.publish(events.AffiliateContactChanged(
+                    affiliate_id=affiliate.affiliate_id, name=affiliate.name,
+                    old_contact_email=change.old_contact_email, new_contact_email=affiliate.contact_email,
+                    changed_at=now))
+        log.info("affiliate details changed", extra={"affiliate_id": affiliate.affiliate_id,
+                                                      "fields": ",".join(change.fields)})
+        return affiliate
 
     async def suspend(self, uow: UnitOfWork, command: ChangeStatus) -> Affiliate:
         now = self.clock()

@@ -12,6 +12,7 @@ from datetime import date
 from carnet_contracts import events
 from carnet_runtime.auth import Principal
 
+from ..domain.figures import CampaignFigures, campaign_figures
 from ..domain.reimbursement import (
     PARIS,
     AssignedTicket,
@@ -72,6 +73,17 @@ class Reimbursements:
             lines = await uow.statements.of(affiliate_id, campaign_id)
         return Statement(affiliate_id, campaign_id, statement_totals([line for line, _ in lines]), lines)
 
+    async def figures(self, uow: UnitOfWork, campaign_id: str | None) -> CampaignFigures:
+        """Reimbursed, in payment and pending, per organisation and in all, in one answer."""
+        async with uow:
+            amounts = await uow.statements.amounts(campaign_id)
+            known = await uow.affiliates.shown_in_figures()
+            others = sorted(amounts.keys() - {a.affiliate_id for a in known})
+            if others:  # an organisation that redeemed and has since left the two statuses shown
+                known += await uow.affiliates.named(others)
+            return campaign_figures(campaign_id, known, amounts, await uow.batches.count_by_status(campaign_id),
+                                    await uow.affiliates.by_status())
+
     # --- batches -----------------------------------------------------------------------------------
 
     async def create_batch(self, uow: UnitOfWork, command: CreateBatch) -> Batch:
@@ -104,7 +116,8 @@ class Reimbursements:
                 events.ReimbursementBatchCreated(
                     batch_id=batch_id, campaign_id=campaign_id, redemption_ids=plan.redemption_ids,
                     total_cents=plan.total_cents, count=plan.count, created_at=now,
-                )
+                ),
+                campaign_id=campaign_id,
             )
             stored = await self._batch(uow, batch_id)
         log.info("reimbursement batch created", extra={"batch_id": batch_id, "count": plan.count})
@@ -132,16 +145,21 @@ class Reimbursements:
                     batch_id=batch_id,
                     campaign_id=batch.campaign_id,
                     redemption_ids=await uow.batches.redemption_ids(batch_id),
-                    transfers=[
-                        events.ReimbursementTransfer(affiliate_id=t.affiliate_id, name=t.name,
-                                                     contact_email=t.contact_email or "", amount_cents=t.amount_cents,
-                                                     count=t.count)
-                        for t in batch.transfers
-                    ],
+                    transfers=[events.PaidTransfer(affiliate_id=t.affiliate_id, amount_cents=t.amount_cents,
+                                                   count=t.count) for t in batch.transfers],
                     total_cents=batch.total_cents,
                     paid_at=now,
-                )
+                ),
+                campaign_id=batch.campaign_id,
             )
+            for t in batch.transfers:  # each organisation is told, on the topic only notification reads
+                uow.publish(
+                    events.ReimbursementTransferSent(
+                        affiliate_id=t.affiliate_id, name=t.name, contact_email=t.contact_email, batch_id=batch_id,
+                        campaign_id=batch.campaign_id, amount_cents=t.amount_cents, count=t.count, paid_at=now,
+                    ),
+                    campaign_id=batch.campaign_id,
+                )
             return await self._batch(uow, batch_id)
 
     @staticmethod
@@ -180,11 +198,12 @@ class Reimbursements:
         async with uow:
             await uow.statements.add(
                 StatementLine(event.redemption_id, event.affiliate_id, event.campaign_id, event.ticket_id,
-                              event.amount_cents, event.redeemed_at, LineStatus.PENDING),
-                event.wallet_id,
+                              event.amount_cents, event.redeemed_at, LineStatus.PENDING)
             )
 
     async def redemption_cancelled(self, uow: UnitOfWork, event: events.RedemptionCancelled) -> None:
+        """A cancellation (by the organisation within its grace period, or by staff later) takes the
+        redemption out of the pending statement; it is never reimbursed."""
         async with uow:
             status = await uow.statements.status_for_update(event.redemption_id)
             if status is LineStatus.PENDING:
@@ -193,4 +212,5 @@ class Reimbursements:
             # the redemption service refuses a cancellation once a batch holds the redemption;
             # reaching here means the two disagree, which staff must look at
             log.error("cancellation of a redemption already in a reimbursement batch",
-                      extra={"redemption_id": event.redemption_id, "status": status.value})
+                      extra={"redemption_id": event.redemption_id, "status": status.value,
+                             "cancelled_by_role": event.cancelled_by_role})

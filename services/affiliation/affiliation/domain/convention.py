@@ -3,25 +3,26 @@
 Four steps, in that order. Each accepted step yields an audit record (time, account, client
 address, document hash). Signing is what makes the organisation active.
 
-The one-time code is kept as a keyed hash (`KeyedHash`). Within an hour (`OtpPolicy.issue_window`,
-from the first code) at most `max_issues` codes are sent and at most `max_attempts` wrong codes are
-tried, whatever the number of codes: a new code never gives more tries. Past either limit, a new
-code is refused until the window ends (OTP_LIMIT_REACHED, with the wait).
+The one-time code follows the rules of every code e-mailed to an organisation (one_time_code.py):
+kept keyed, limited codes and tries per hour, a new code never giving more tries.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import math
-import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from carnet_runtime import Refusal
 
-from .keyed_hash import KeyedHash
+from . import one_time_code
+from .one_time_code import CodeState, OtpPolicy
+
+__all__ = ["AuditRecord", "ConventionDocument", "ConventionProgress", "ConventionStep", "OtpPolicy", "StepContext",
+           "accept", "issue_otp", "read", "sign"]
 
 
 @dataclass(frozen=True)
@@ -51,15 +52,6 @@ _NEXT_ACTION = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
-class OtpPolicy:
-    keyed: KeyedHash  # the key codes are kept under
-    ttl: timedelta = timedelta(minutes=10)
-    max_attempts: int = 5  # wrong codes tried within the window, whatever the number of codes
-    max_issues: int = 5  # codes sent within the window
-    issue_window: timedelta = timedelta(hours=1)
-
-
 @dataclass(frozen=True)
 class ConventionProgress:
     step: ConventionStep = ConventionStep.NOT_STARTED
@@ -75,6 +67,16 @@ class ConventionProgress:
     def next_action(self) -> str | None:
         return _NEXT_ACTION[self.step]
 
+    @property
+    def code(self) -> CodeState:
+        return CodeState(self.otp_hash, self.otp_expires_at, self.otp_failed_attempts, self.otp_issues,
+                         self.otp_window_started_at)
+
+    def with_code(self, code: CodeState, **changes: Any) -> ConventionProgress:
+        return replace(self, otp_hash=code.code_hash, otp_expires_at=code.expires_at,
+                       otp_failed_attempts=code.failed_attempts, otp_issues=code.issues,
+                       otp_window_started_at=code.window_started_at, **changes)
+
 
 @dataclass(frozen=True)
 class StepContext:
@@ -88,6 +90,10 @@ class StepContext:
 
 @dataclass(frozen=True)
 class AuditRecord:
+    """One act in an organisation's audit trail: the convention's steps, and what staff or the
+    organisation changed (`details`: which fields, an IBAN's last four characters; never a value
+    that identifies a person or an account)."""
+
     affiliate_id: str
     action: str
     account: str
@@ -95,6 +101,7 @@ class AuditRecord:
     at: datetime
     document_version: str | None
     document_sha256: str | None
+    details: dict[str, Any] | None = None
 
 
 def _out_of_order(progress: ConventionProgress, attempted: str) -> Refusal:
@@ -152,11 +159,6 @@ def accept(
     return new, _record(ctx, "accept", progress.version, progress.sha256)
 
 
-def _window_open(progress: ConventionProgress, at: datetime, policy: OtpPolicy) -> bool:
-    started = progress.otp_window_started_at
-    return started is not None and at < started + policy.issue_window
-
-
 def issue_otp(
     progress: ConventionProgress, document: ConventionDocument, ctx: StepContext, policy: OtpPolicy
 ) -> tuple[ConventionProgress, AuditRecord, str]:
@@ -165,29 +167,8 @@ def issue_otp(
     if progress.step not in (ConventionStep.ACCEPTED, ConventionStep.OTP_ISSUED):
         raise _out_of_order(progress, "otp")
     _require_current(progress, document)
-    if _window_open(progress, ctx.at, policy):
-        issues, failures, started = progress.otp_issues, progress.otp_failed_attempts, progress.otp_window_started_at
-    else:
-        issues, failures, started = 0, 0, ctx.at
-    if issues >= policy.max_issues or failures >= policy.max_attempts:
-        wait = max(1, math.ceil((started + policy.issue_window - ctx.at).total_seconds()))
-        raise Refusal(
-            "OTP_LIMIT_REACHED",
-            f"Trop de codes demandés ou d'essais : vous pourrez demander un nouveau code dans "
-            f"{math.ceil(wait / 60)} minute(s).",
-            {"retry_after_seconds": wait, "codes_sent": issues, "wrong_attempts": failures},
-            retry_after=wait,
-        )
-    otp = f"{secrets.randbelow(10**6):06d}"
-    new = replace(
-        progress,
-        step=ConventionStep.OTP_ISSUED,
-        otp_hash=policy.keyed.of("otp", ctx.affiliate_id, otp),
-        otp_expires_at=ctx.at + policy.ttl,
-        otp_failed_attempts=failures,
-        otp_issues=issues + 1,
-        otp_window_started_at=started,
-    )
+    code, otp = one_time_code.issue(progress.code, ctx.at, policy, "otp", ctx.affiliate_id)
+    new = progress.with_code(code, step=ConventionStep.OTP_ISSUED)
     return new, _record(ctx, "otp", progress.version, progress.sha256), otp
 
 
@@ -200,27 +181,8 @@ def sign(
     if progress.step is not ConventionStep.OTP_ISSUED:
         raise _out_of_order(progress, "sign")
     _require_current(progress, document)
-    if progress.otp_hash is None or progress.otp_expires_at is None or ctx.at >= progress.otp_expires_at:
-        raise Refusal(
-            "OTP_EXPIRED",
-            "Le code reçu par courriel a expiré. Demandez un nouveau code.",
-            {"otp": "expired"},
-        )
-    if not policy.keyed.matches(progress.otp_hash, "otp", ctx.affiliate_id, otp.strip()):
-        failures = progress.otp_failed_attempts + 1
-        attempts_left = max(0, policy.max_attempts - failures)
-        burnt = attempts_left == 0
-        new = replace(
-            progress,
-            otp_failed_attempts=failures,
-            otp_hash=None if burnt else progress.otp_hash,
-            otp_expires_at=None if burnt else progress.otp_expires_at,
-        )
-        message = (
-            "Le code saisi n'est pas le bon. Trop d'essais : demandez un nouveau code d'ici une heure."
-            if burnt
-            else "Le code saisi n'est pas le bon. Vérifiez le code reçu par courriel."
-        )
-        return new, None, Refusal("OTP_INVALID", message, {"otp": "invalid", "attempts_left": attempts_left})
-    new = replace(progress, step=ConventionStep.SIGNED, otp_hash=None, otp_expires_at=None)
+    code, refusal = one_time_code.check(progress.code, otp, ctx.at, policy, "otp", ctx.affiliate_id)
+    if refusal is not None:
+        return progress.with_code(code), None, refusal
+    new = progress.with_code(code, step=ConventionStep.SIGNED)
     return new, _record(ctx, "sign", progress.version, progress.sha256), None

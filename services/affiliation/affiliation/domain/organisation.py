@@ -79,6 +79,11 @@ def masked_iban(iban: str) -> str:
     return f"{iban[:4]}{'*' * (len(iban) - 8)}{iban[-4:]}"
 
 
+def iban_suffix(iban: str) -> str:
+    """What the audit trail and the e-mails keep of an IBAN: its last four characters."""
+    return iban[-4:]
+
+
 @dataclass(frozen=True)
 class Address:
     line: str
@@ -98,6 +103,33 @@ class Organisation:
     iban: str
 
 
+def _problems_of_contact(contact_email: str) -> dict[str, str]:
+    return {} if _EMAIL.match(contact_email.strip()) else {"contact_email": "invalid"}
+
+
+def _problems_of_address(address: Address) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    if not _POSTCODE.match(address.postcode.strip()):
+        problems["address.postcode"] = "five digits"
+    if not address.city.strip():
+        problems["address.city"] = "required"
+    if not address.line.strip():
+        problems["address.line"] = "required"
+    return problems
+
+
+def _activity(text: str, problems: dict[str, str]) -> Activity | None:
+    try:
+        return Activity(text)
+    except ValueError:
+        problems["activity"] = f"one of {', '.join(a.value for a in Activity)}"
+        return None
+
+
+def _clean(address: Address) -> Address:
+    return Address(address.line.strip(), address.postcode.strip(), address.city.strip())
+
+
 def register_organisation(
     *, name: str, siret: str, activity: str, address: Address, contact_email: str, iban: str
 ) -> Organisation:
@@ -107,28 +139,54 @@ def register_organisation(
     problems: dict[str, str] = {}
     if not name.strip():
         problems["name"] = "required"
-    try:
-        checked_activity = Activity(activity)
-    except ValueError:
-        problems["activity"] = f"one of {', '.join(a.value for a in Activity)}"
-    if not _EMAIL.match(contact_email.strip()):
-        problems["contact_email"] = "invalid"
-    if not _POSTCODE.match(address.postcode.strip()):
-        problems["address.postcode"] = "five digits"
-    if not address.city.strip():
-        problems["address.city"] = "required"
-    if not address.line.strip():
-        problems["address.line"] = "required"
+    checked_activity = _activity(activity, problems)
+    problems |= _problems_of_contact(contact_email) | _problems_of_address(address)
     if problems:
         raise invalid_fields(problems)
     return Organisation(
         name=" ".join(name.split()),
         siret=compact_siret,
         activity=checked_activity,
-        address=Address(address.line.strip(), address.postcode.strip(), address.city.strip()),
+        address=_clean(address),
         contact_email=contact_email.strip(),
         iban=compact_iban,
     )
+
+
+@dataclass(frozen=True)
+class DetailsChange:
+    """What an organisation (or staff) changed of its details: the new organisation, the fields that
+    differ, and the contact address it had before (the one told of a contact change)."""
+
+    organisation: Organisation
+    fields: tuple[str, ...]
+    old_contact_email: str
+
+    @property
+    def contact_changed(self) -> bool:
+        return "contact_email" in self.fields
+
+
+def change_details(
+    organisation: Organisation, *, contact_email: str | None = None, address: Address | None = None,
+    activity: str | None = None,
+) -> DetailsChange:
+    """The organisation with the details given (each checked as at creation), or VALIDATION_ERROR
+    naming every field in error. Name, SIRET and IBAN are not details: the IBAN changes by code."""
+    problems: dict[str, str] = {}
+    changes: dict[str, object] = {}
+    if contact_email is not None:
+        problems |= _problems_of_contact(contact_email)
+        changes["contact_email"] = contact_email.strip()
+    if address is not None:
+        problems |= _problems_of_address(address)
+        changes["address"] = _clean(address)
+    if activity is not None:
+        changes["activity"] = _activity(activity, problems)
+    if problems:
+        raise invalid_fields(problems)
+    changed = tuple(f for f, value in changes.items() if getattr(organisation, f) != value)
+    return DetailsChange(replace(organisation, **changes), changed, organisation.contact_email)
 
 
 def _slug(text: str, limit: int = 20) -> str:
@@ -184,6 +242,13 @@ class Affiliate:
     @property
     def contact_email(self) -> str:
         return self.organisation.contact_email
+
+    def with_details(self, change: DetailsChange) -> Affiliate:
+        return replace(self, organisation=change.organisation)
+
+    def with_iban(self, iban: str) -> Affiliate:
+        """The new bank account (checked), with its bank's BIC when the registry knows it."""
+        return replace(self, organisation=replace(self.organisation, iban=iban), bic=bic_for(iban))
 
     def with_password(self, password_hash: str, now: datetime, *, activating: bool) -> Affiliate:
         """A new password; the first one (from the activation link) opens the convention's steps."""

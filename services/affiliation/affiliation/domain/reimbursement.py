@@ -243,7 +243,7 @@ class AssignedTicket:
 
     ticket_id: str
     affiliate_id: str
-    wallet_id: str
+    wallet_id: str | None  # until the campaign's purge or the family's erasure
     campaign_id: str
     code_suffix: str
     amount_cents: int

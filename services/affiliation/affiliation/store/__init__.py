@@ -8,7 +8,7 @@ import asyncpg
 from carnet_runtime import PostgresUnitOfWork
 
 from .accounts import LoginFailureRepository, TokenRepository
-from .affiliates import AffiliateRepository, AuditTrailRepository
+from .affiliates import AffiliateRepository, AuditTrailRepository, IbanChangeRepository
 from .campaigns import CampaignRepository
 from .reimbursements import AssignedTicketRepository, BatchRepository, StatementRepository
 
@@ -16,6 +16,7 @@ from .reimbursements import AssignedTicketRepository, BatchRepository, Statement
 class AffiliationUnitOfWork(PostgresUnitOfWork):
     affiliates: AffiliateRepository
     audit: AuditTrailRepository
+    iban_changes: IbanChangeRepository
     tokens: TokenRepository
     login_failures: LoginFailureRepository
     campaigns: CampaignRepository
@@ -26,6 +27,7 @@ class AffiliationUnitOfWork(PostgresUnitOfWork):
     def bind(self, conn: asyncpg.Connection) -> None:
         self.affiliates = AffiliateRepository(conn)
         self.audit = AuditTrailRepository(conn)
+        self.iban_changes = IbanChangeRepository(conn)
         self.tokens = TokenRepository(conn)
         self.login_failures = LoginFailureRepository(conn)
         self.campaigns = CampaignRepository(conn)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import asyncpg
 
 from ..domain.convention import AuditRecord, ConventionProgress, ConventionStep
+from ..domain.figures import AffiliateFigures
+from ..domain.iban_change import IbanChange
+from ..domain.one_time_code import CodeState
 from ..domain.organisation import Activity, Address, Affiliate, AffiliateStatus, Organisation
 
 
@@ -95,6 +99,25 @@ class AffiliateRepository:
             affiliate.status.value, now,
         )
 
+    async def save_details(self, affiliate: Affiliate, now: datetime) -> None:
+        o = affiliate.organisation
+        await self.conn.execute(
+            """
+            UPDATE affiliates SET contact_email = $2, address_line = $3, postcode = $4, city = $5, activity = $6,
+                                  updated_at = $7
+            WHERE affiliate_id = $1
+            """,
+            affiliate.affiliate_id, o.contact_email, o.address.line, o.address.postcode, o.address.city,
+            o.activity.value, now,
+        )
+
+    async def save_iban(self, affiliate: Affiliate, now: datetime) -> None:
+        """The IBAN the next reimbursement batch pays (batches made before keep theirs)."""
+        await self.conn.execute(
+            "UPDATE affiliates SET iban = $2, bic = $3, updated_at = $4 WHERE affiliate_id = $1",
+            affiliate.affiliate_id, affiliate.organisation.iban, affiliate.bic, now,
+        )
+
     async def save_status(self, affiliate_id: str, status: AffiliateStatus, now: datetime) -> None:
         await self.conn.execute(
             "UPDATE affiliates SET status = $2, updated_at = $3 WHERE affiliate_id = $1",
@@ -137,9 +160,30 @@ class AffiliateRepository:
         rows = await self.conn.fetch("SELECT * FROM affiliates WHERE status = 'active' ORDER BY affiliate_id")
         return [_affiliate(r) for r in rows]
 
+    async def by_status(self) -> dict[str, int]:
+        rows = await self.conn.fetch("SELECT status, count(*) AS n FROM affiliates GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}
+
+    async def shown_in_figures(self) -> list[AffiliateFigures]:
+        """Every organisation that may redeem or did (active or suspended), with no amount yet."""
+        rows = await self.conn.fetch(
+            """
+            SELECT affiliate_id, name, status, created_at FROM affiliates
+            WHERE status IN ('active', 'suspended') ORDER BY affiliate_id
+            """
+        )
+        return [AffiliateFigures(r["affiliate_id"], r["name"], r["status"], r["created_at"]) for r in rows]
+
+    async def named(self, affiliate_ids: list[str]) -> list[AffiliateFigures]:
+        rows = await self.conn.fetch(
+            "SELECT affiliate_id, name, status, created_at FROM affiliates WHERE affiliate_id = ANY($1::text[])",
+            affiliate_ids,
+        )
+        return [AffiliateFigures(r["affiliate_id"], r["name"], r["status"], r["created_at"]) for r in rows]
+
 
 class AuditTrailRepository:
-    """Append-only: the convention's steps, suspensions and reinstatements."""
+    """Append-only: the convention's steps, suspensions and reinstatements, changes of details and IBAN."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
@@ -148,17 +192,58 @@ class AuditTrailRepository:
         await self.conn.execute(
             """
             INSERT INTO audit_trail (affiliate_id, action, account, client_address, at, document_version,
-                                     document_sha256)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
+                                     document_sha256, details)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
             """,
             record.affiliate_id, record.action, record.account, record.client_address, record.at,
             record.document_version, record.document_sha256,
+            json.dumps(record.details) if record.details is not None else None,
         )
 
     async def of(self, affiliate_id: str) -> list[AuditRecord]:
         rows = await self.conn.fetch("SELECT * FROM audit_trail WHERE affiliate_id = $1 ORDER BY id", affiliate_id)
         return [
             AuditRecord(r["affiliate_id"], r["action"], r["account"], r["client_address"], r["at"],
-                        r["document_version"], r["document_sha256"])
+                        r["document_version"], r["document_sha256"],
+                        json.loads(r["details"]) if r["details"] is not None else None)
             for r in rows
         ]
+
+
+class IbanChangeRepository:
+    """The IBAN change waiting for its code, one per organisation, with the code's window."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def get(self, affiliate_id: str) -> IbanChange | None:
+        """Locked until the transaction ends: two confirmations of one code cannot both count."""
+        row = await self.conn.fetchrow("SELECT * FROM iban_changes WHERE affiliate_id = $1 FOR UPDATE", affiliate_id)
+        if row is None:
+            return None
+        return IbanChange(
+            affiliate_id=row["affiliate_id"],
+            new_iban=row["new_iban"],
+            requested_by=row["requested_by"],
+            requested_at=row["requested_at"],
+            code=CodeState(row["otp_hash"], row["otp_expires_at"], row["otp_failed_attempts"], row["otp_issues"],
+                           row["otp_window_started_at"]),
+        )
+
+    async def save(self, change: IbanChange, now: datetime) -> None:
+        code = change.code
+        await self.conn.execute(
+            """
+            INSERT INTO iban_changes (affiliate_id, new_iban, requested_by, requested_at, otp_hash, otp_expires_at,
+                                      otp_failed_attempts, otp_issues, otp_window_started_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            ON CONFLICT (affiliate_id) DO UPDATE
+            SET new_iban = excluded.new_iban, requested_by = excluded.requested_by,
+                requested_at = excluded.requested_at, otp_hash = excluded.otp_hash,
+                otp_expires_at = excluded.otp_expires_at, otp_failed_attempts = excluded.otp_failed_attempts,
+                otp_issues = excluded.otp_issues, otp_window_started_at = excluded.otp_window_started_at,
+                updated_at = excluded.updated_at
+            """,
+            change.affiliate_id, change.new_iban, change.requested_by, change.requested_at, code.code_hash,
+            code.expires_at, code.failed_attempts, code.issues, code.window_started_at, now,
+        )

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import asyncpg
 
+from ..domain.figures import Amount
 from ..domain.reimbursement import (
     AssignedTicket,
     Batch,
@@ -40,6 +41,17 @@ class AssignedTicketRepository:
 
     async def remove(self, ticket_id: str) -> None:
         await self.conn.execute("DELETE FROM assigned_tickets WHERE ticket_id = $1", ticket_id)
+
+    async def forget_campaign(self, campaign_id: str) -> int:
+        """The season is over: which family chose which organisation goes."""
+        status = await self.conn.execute("DELETE FROM assigned_tickets WHERE campaign_id = $1", campaign_id)
+        return int(status.split()[-1])
+
+    async def forget_wallets(self, wallet_ids: list[str]) -> int:
+        status = await self.conn.execute(
+            "UPDATE assigned_tickets SET wallet_id = NULL WHERE wallet_id = ANY($1::text[])", wallet_ids
+        )
+        return int(status.split()[-1])
 
     async def of(self, affiliate_id: str) -> list[AssignedTicket]:
         """Each assigned ticket with when it was redeemed (by a redemption not cancelled)."""
@@ -76,17 +88,42 @@ class StatementRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def add(self, line: StatementLine, wallet_id: str) -> None:
+    async def add(self, line: StatementLine) -> None:
         await self.conn.execute(
             """
-            INSERT INTO statement_lines (redemption_id, affiliate_id, campaign_id, ticket_id, wallet_id, amount_cents,
+            INSERT INTO statement_lines (redemption_id, affiliate_id, campaign_id, ticket_id, amount_cents,
                                          redeemed_at, status)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
             ON CONFLICT (redemption_id) DO NOTHING
             """,
-            line.redemption_id, line.affiliate_id, line.campaign_id, line.ticket_id, wallet_id, line.amount_cents,
+            line.redemption_id, line.affiliate_id, line.campaign_id, line.ticket_id, line.amount_cents,
             line.redeemed_at, line.status.value,
         )
+
+    async def forget_wallets(self, wallet_ids: list[str] | None = None, campaign_id: str | None = None) -> int:
+        """Lines written by a version that kept the wallet lose it (of those wallets, or of that campaign)."""
+        status = await self.conn.execute(
+            """
+            UPDATE statement_lines SET wallet_id = NULL
+            WHERE wallet_id IS NOT NULL AND (wallet_id = ANY($1::text[]) OR campaign_id = $2)
+            """,
+            wallet_ids or [], campaign_id,
+        )
+        return int(status.split()[-1])
+
+    async def amounts(self, campaign_id: str | None) -> dict[str, dict[LineStatus, Amount]]:
+        """Per organisation, per status: how many lines and how many cents (of a campaign, or all)."""
+        rows = await self.conn.fetch(
+            """
+            SELECT affiliate_id, status, count(*) AS n, sum(amount_cents) AS cents FROM statement_lines
+            WHERE ($1::text IS NULL OR campaign_id = $1) GROUP BY affiliate_id, status
+            """,
+            campaign_id,
+        )
+        found: dict[str, dict[LineStatus, Amount]] = {}
+        for r in rows:
+            found.setdefault(r["affiliate_id"], {})[LineStatus(r["status"])] = Amount(r["n"], int(r["cents"]))
+        return found
 
     async def status_for_update(self, redemption_id: str) -> LineStatus | None:
         status = await self.conn.fetchval(
@@ -202,6 +239,16 @@ class BatchRepository:
             "SELECT sepa_xml, transfers_csv FROM reimbursement_batches WHERE batch_id = $1", batch_id
         )
         return BatchFiles(bytes(row["sepa_xml"]), row["transfers_csv"]) if row else None
+
+    async def count_by_status(self, campaign_id: str | None) -> dict[BatchStatus, int]:
+        rows = await self.conn.fetch(
+            """
+            SELECT status, count(*) AS n FROM reimbursement_batches
+            WHERE ($1::text IS NULL OR campaign_id = $1) GROUP BY status
+            """,
+            campaign_id,
+        )
+        return {BatchStatus(r["status"]): r["n"] for r in rows}
 
     async def redemption_ids(self, batch_id: str) -> list[str]:
         rows = await self.conn.fetch(

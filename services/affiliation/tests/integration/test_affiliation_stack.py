@@ -27,7 +27,8 @@ from affiliation.domain.sepa import PAIN_001_XSD
 
 pytestmark = pytest.mark.integration
 
-AFFILIATES = events.AffiliateInvited.topic.name
+NOTICES = events.AffiliateInvited.topic.name  # what the contact is told: read by notification alone
+AFFILIATES = events.AffiliateActivated.topic.name
 REIMBURSEMENTS = events.ReimbursementBatchCreated.topic.name
 STRONG = "Tir-a-l'arc 92 Sceaux"
 SIRETS = ["73282932000074", "55208131766522", "35600000000048", "44306184100047"]
@@ -106,7 +107,7 @@ async def mail_to(capture, address: str, subject: str, pattern: str, *, timeout:
 
 async def unsealed(stack, event_type: str, affiliate_id: str, field: str) -> str:
     message = await stack.wait_for_event(
-        AFFILIATES, lambda m: m["event_type"] == event_type and m["data"]["affiliate_id"] == affiliate_id
+        NOTICES, lambda m: m["event_type"] == event_type and m["data"]["affiliate_id"] == affiliate_id
     )
     return unseal(message["data"][field], stack.secrets["CARNET_SEAL_KEY"])
 
@@ -201,7 +202,7 @@ async def test_an_invited_organisation_activates_logs_in_signs_the_convention_an
     assert [i["action"] for i in trail][-2:] == ["suspend", "reinstate"]
 
     # no secret in clear on Kafka nor in the service's log
-    raw = await stack.events(AFFILIATES, raw=True, timeout=3)
+    raw = await stack.events(NOTICES, raw=True, timeout=3) + await stack.events(AFFILIATES, raw=True, timeout=3)
     assert not any(token.encode() in r.value or otp.encode() in r.value for r in raw)
     log_text = affiliation.log_file.read_text(errors="replace")
     assert token not in log_text and STRONG not in log_text and contact_email(0) not in log_text
@@ -211,7 +212,7 @@ async def test_an_invited_organisation_activates_logs_in_signs_the_convention_an
     campaign_id = f"reminder-{uuid.uuid4().hex[:6]}"
     await stack.publish(campaign(campaign_id, opens=today, valid_until=today + timedelta(days=30)))
     reminder = await stack.wait_for_event(
-        AFFILIATES,
+        NOTICES,
         lambda m: m["event_type"] == "AffiliateLoginReminded"
         and m["data"]["affiliate_id"] == affiliate_id
         and m["data"]["campaign_id"] == campaign_id,
@@ -416,6 +417,13 @@ async def test_a_reimbursement_batch_pays_each_organisation_its_redemptions_up_t
         REIMBURSEMENTS, lambda m: m["event_type"] == "ReimbursementBatchPaid" and m["data"]["batch_id"] == body["batch_id"]
     )
     assert paid_event["data"]["total_cents"] == 10550
+    assert sorted((t["affiliate_id"], t["amount_cents"]) for t in paid_event["data"]["transfers"]) == sorted(
+        [(a, 3550), (b, 7000)])
+    told = await stack.wait_for_event(
+        NOTICES, lambda m: m["event_type"] == "ReimbursementTransferSent" and m["data"]["batch_id"] == body["batch_id"]
+        and m["data"]["affiliate_id"] == b
+    )
+    assert (told["data"]["contact_email"], told["data"]["amount_cents"]) == (contact_email(3), 7000)
 
     statement_b = await wait_statement(http, stack, b, campaign_id, 2)
     assert (statement_b["reimbursed_cents"], statement_b["pending_cents"]) == (7000, 500)

@@ -14,6 +14,8 @@ from carnet_runtime import UnitOfWork
 
 from affiliation.domain.account import StoredToken, TokenPurpose
 from affiliation.domain.convention import AuditRecord
+from affiliation.domain.figures import AffiliateFigures, Amount
+from affiliation.domain.iban_change import IbanChange
 from affiliation.domain.login import LoginHistory
 from affiliation.domain.organisation import Affiliate, AffiliateStatus
 from affiliation.domain.reimbursement import (
@@ -32,6 +34,7 @@ from affiliation.domain.reimbursement import (
 class Data:
     affiliates: dict[str, Affiliate] = field(default_factory=dict)
     audit: list[AuditRecord] = field(default_factory=list)
+    iban_changes: dict[str, IbanChange] = field(default_factory=dict)
     tokens: dict[str, StoredToken] = field(default_factory=dict)
     failures: list[tuple[str, str, datetime]] = field(default_factory=list)  # login, client, at
     campaigns: dict[str, Campaign] = field(default_factory=dict)
@@ -73,6 +76,17 @@ class FakeAffiliates:
             stored, password_hash=affiliate.password_hash, account_activated_at=affiliate.account_activated_at,
             status=affiliate.status)
 
+    async def save_details(self, affiliate: Affiliate, now: datetime) -> None:
+        stored = self.data.affiliates[affiliate.affiliate_id]
+        o = affiliate.organisation
+        self.data.affiliates[affiliate.affiliate_id] = replace(stored, organisation=replace(
+            stored.organisation, contact_email=o.contact_email, address=o.address, activity=o.activity))
+
+    async def save_iban(self, affiliate: Affiliate, now: datetime) -> None:
+        stored = self.data.affiliates[affiliate.affiliate_id]
+        self.data.affiliates[affiliate.affiliate_id] = replace(
+            stored, organisation=replace(stored.organisation, iban=affiliate.organisation.iban), bic=affiliate.bic)
+
     async def save_status(self, affiliate_id: str, status: AffiliateStatus, now: datetime) -> None:
         self.data.affiliates[affiliate_id] = replace(self.data.affiliates[affiliate_id], status=status)
 
@@ -91,6 +105,32 @@ class FakeAffiliates:
     async def active(self) -> list[Affiliate]:
         return sorted((a for a in self.data.affiliates.values() if a.status is AffiliateStatus.ACTIVE),
                       key=lambda a: a.affiliate_id)
+
+    async def by_status(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for a in self.data.affiliates.values():
+            counts[a.status.value] = counts.get(a.status.value, 0) + 1
+        return counts
+
+    async def shown_in_figures(self) -> list[AffiliateFigures]:
+        return [AffiliateFigures(a.affiliate_id, a.name, a.status.value, a.created_at)
+                for a in sorted(self.data.affiliates.values(), key=lambda a: a.affiliate_id)
+                if a.status in (AffiliateStatus.ACTIVE, AffiliateStatus.SUSPENDED)]
+
+    async def named(self, affiliate_ids: list[str]) -> list[AffiliateFigures]:
+        return [AffiliateFigures(a.affiliate_id, a.name, a.status.value, a.created_at)
+                for a in self.data.affiliates.values() if a.affiliate_id in affiliate_ids]
+
+
+class FakeIbanChanges:
+    def __init__(self, data: Data) -> None:
+        self.data = data
+
+    async def get(self, affiliate_id: str) -> IbanChange | None:
+        return self.data.iban_changes.get(affiliate_id)
+
+    async def save(self, change: IbanChange, now: datetime) -> None:
+        self.data.iban_changes[change.affiliate_id] = change
 
 
 class FakeAudit:
@@ -189,6 +229,18 @@ class FakeAssignedTickets:
     async def remove(self, ticket_id: str) -> None:
         self.data.assigned.pop(ticket_id, None)
 
+    async def forget_campaign(self, campaign_id: str) -> int:
+        gone = [t for t, ticket in self.data.assigned.items() if ticket.campaign_id == campaign_id]
+        for ticket_id in gone:
+            del self.data.assigned[ticket_id]
+        return len(gone)
+
+    async def forget_wallets(self, wallet_ids: list[str]) -> int:
+        found = [t for t in self.data.assigned.values() if t.wallet_id in wallet_ids]
+        for ticket in found:
+            self.data.assigned[ticket.ticket_id] = replace(ticket, wallet_id=None)
+        return len(found)
+
     async def of(self, affiliate_id: str) -> list[AssignedTicket]:
         redeemed = {line.ticket_id: line.redeemed_at for line, _ in self.data.lines.values()
                     if line.status is not LineStatus.CANCELLED}
@@ -201,8 +253,19 @@ class FakeStatements:
     def __init__(self, data: Data) -> None:
         self.data = data
 
-    async def add(self, line: StatementLine, wallet_id: str) -> None:
+    async def add(self, line: StatementLine) -> None:
         self.data.lines.setdefault(line.redemption_id, (line, None))
+
+    async def forget_wallets(self, wallet_ids: list[str] | None = None, campaign_id: str | None = None) -> int:
+        return 0  # lines are written without their wallet
+
+    async def amounts(self, campaign_id: str | None) -> dict[str, dict[LineStatus, Amount]]:
+        found: dict[str, dict[LineStatus, Amount]] = {}
+        for line, _ in self.data.lines.values():
+            if campaign_id in (None, line.campaign_id):
+                of = found.setdefault(line.affiliate_id, {})
+                of[line.status] = of.get(line.status, Amount()) + Amount(1, line.amount_cents)
+        return found
 
     async def status_for_update(self, redemption_id: str) -> LineStatus | None:
         found = self.data.lines.get(redemption_id)
@@ -253,6 +316,13 @@ class FakeBatches:
         found = self.data.batches.get(batch_id)
         return found[1] if found else None
 
+    async def count_by_status(self, campaign_id: str | None) -> dict[BatchStatus, int]:
+        counts: dict[BatchStatus, int] = {}
+        for batch, _ in self.data.batches.values():
+            if campaign_id in (None, batch.campaign_id):
+                counts[batch.status] = counts.get(batch.status, 0) + 1
+        return counts
+
     async def redemption_ids(self, batch_id: str) -> list[str]:
         return sorted(r for r, (_, b) in self.data.lines.items() if b == batch_id)
 
@@ -278,6 +348,7 @@ class FakeAffiliationUnitOfWork(UnitOfWork):
         self._snapshot = copy.deepcopy(self.data)
         self.affiliates = FakeAffiliates(self.data)
         self.audit = FakeAudit(self.data)
+        self.iban_changes = FakeIbanChanges(self.data)
         self.tokens = FakeTokens(self.data)
         self.login_failures = FakeLoginFailures(self.data)
         self.campaigns = FakeCampaigns(self.data)

@@ -9,6 +9,7 @@ from affiliation.domain.organisation import (
     Activity,
     Address,
     AffiliateStatus,
+    change_details,
     check_iban,
     masked_iban,
     new_login,
@@ -95,3 +96,24 @@ def test_only_an_active_affiliate_can_be_suspended_and_only_a_suspended_one_rein
     with pytest.raises(Refusal) as refused:
         reinstate(AffiliateStatus.ACTIVE)
     assert refused.value.code == "AFFILIATE_NOT_SUSPENDED"
+
+
+def test_changing_details_checks_each_field_as_at_creation_and_names_every_field_in_error():
+    organisation = register_organisation(**GOOD)
+    with pytest.raises(Refusal) as refused:
+        change_details(organisation, contact_email="pas-une-adresse", address=Address(" ", "9216", "Antony"),
+                       activity="chess")
+    assert refused.value.code == "VALIDATION_ERROR"
+    assert {f["field"] for f in refused.value.details["fields"]} == {
+        "contact_email", "address.line", "address.postcode", "activity"}
+
+
+def test_a_details_change_lists_only_the_fields_that_differ_and_keeps_the_old_contact():
+    organisation = register_organisation(**GOOD)
+    change = change_details(organisation, contact_email=" tresorier@club-antony.fr ",
+                            address=Address("1 rue du Stade", "92160", "Antony"), activity="culture")
+    assert change.fields == ("contact_email", "activity") and change.contact_changed
+    assert change.old_contact_email == "contact@club-antony.fr"
+    assert change.organisation.contact_email == "tresorier@club-antony.fr"
+    assert (change.organisation.iban, change.organisation.siret) == (organisation.iban, organisation.siret)
+    assert change_details(organisation).fields == ()

@@ -9,7 +9,16 @@ from pathlib import Path
 from carnet_contracts.sealing import seal
 from carnet_runtime.auth import TokenSigner, ensure_keypair
 
-from affiliation.application import Accounts, AffiliateTokens, Campaigns, Conventions, Organisations, Reimbursements
+from affiliation.application import (
+    Accounts,
+    AffiliateTokens,
+    Campaigns,
+    Conventions,
+    IbanChanges,
+    Organisations,
+    Privacy,
+    Reimbursements,
+)
 from affiliation.application.accounts import SetPassword
 from affiliation.application.organisations import CreateAffiliate
 from affiliation.domain.account import PasswordHashing, TokenPurpose
@@ -45,8 +54,10 @@ class World:
             login_policy=login_policy or LoginPolicy(), reset_ttl=timedelta(hours=1), clock=self.clock,
             sleep=self.sleeps,
         )
-        self.conventions = Conventions(document=DOCUMENT, otp_policy=otp_policy or OtpPolicy(keyed=KEYED), seal=sealed,
-                                       clock=self.clock)
+        self.otp_policy = otp_policy or OtpPolicy(keyed=KEYED)
+        self.conventions = Conventions(document=DOCUMENT, otp_policy=self.otp_policy, seal=sealed, clock=self.clock)
+        self.iban_changes = IbanChanges(otp_policy=self.otp_policy, seal=sealed, clock=self.clock)
+        self.privacy = Privacy()
         self.campaigns = Campaigns(clock=self.clock)
         self.reimbursements = Reimbursements(debtor=Debtor("Département", "FR7630001007941234567890185", "BDFEFRPPCCT"),
                                              transfer_delay_days=2, clock=self.clock)
