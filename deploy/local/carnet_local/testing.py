@@ -139,13 +139,13 @@ class TestStack:
 
     def token(self, role: str, *, sub: str | None = None, school_id: str | None = None,
               affiliate_id: str | None = None, signer: str | None = None, ttl_seconds: int = 3600,
-              audience: tuple[str, ...] | None = None) -> str:
+              audience: tuple[str, ...] | None = None, scope: str | None = None) -> str:
         """A token as the local signers make them: the key allowed to sign `role` (or the key named
         `signer`, to try one that may not), for every service unless `audience` says otherwise."""
         from carnet_runtime.auth import TokenSigner
 
         sub = sub or f"{role}-{uuid.uuid4().hex[:8]}"
-        claims = {"school_id": school_id, "affiliate_id": affiliate_id}
+        claims = {"school_id": school_id, "affiliate_id": affiliate_id, "scope": scope}
         if signer is None:
             return local_token(self.keys_dir, role, sub=sub, ttl_seconds=ttl_seconds,
                                audience=audience or SERVICES, **claims)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 import asyncpg
 import uvicorn
@@ -28,7 +28,7 @@ from faststream.specification import AsyncAPI
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from carnet_contracts.events import events_on
 from carnet_contracts.topics import ALL_TOPICS
@@ -47,6 +47,15 @@ from .telemetry import setup_logging, setup_tracing
 log = logging.getLogger(__name__)
 
 BackgroundTask = Callable[["Service"], Awaitable[None]]
+
+
+class Liveness(BaseModel):
+    status: Literal["alive"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, Literal["up", "down"]] = Field(description="database and broker")
 
 
 def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
@@ -266,10 +275,11 @@ class Service:
         router = APIRouter(tags=["operations"])
 
         @router.get("/health/live")
-        async def live() -> dict[str, str]:
-            return {"status": "alive"}
+        async def live() -> Liveness:
+            return Liveness(status="alive")
 
-        @router.get("/health/ready", responses={503: {"description": "A dependency is down: `checks` says which"}})
+        @router.get("/health/ready", response_model=Readiness,
+                    responses={503: {"model": Readiness, "description": "A dependency is down: `checks` says which"}})
         async def ready() -> JSONResponse:
             checks = await self.readiness()
             is_ready = all(v == "up" for v in checks.values())
