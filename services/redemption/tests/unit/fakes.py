@@ -1,5 +1,6 @@
 """In-memory stand-ins for the store (cosmicpython's fake repositories and unit of work): the same
-methods as redemption.store's, over dicts, with the guards its SQL holds. Events land in `outbox`."""
+methods as redemption.store's, over dicts, with the guards its SQL holds. `FakeDatabase.committed`
+holds every event written with its change (by a one-statement write or at a unit of work's commit)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class FakeDatabase:
     campaigns: dict[str, tuple[d.Campaign, date]] = field(default_factory=dict)
     redemptions: dict[str, d.Redemption] = field(default_factory=dict)
     keys: dict[tuple[str, str], tuple[StoredAnswer, datetime]] = field(default_factory=dict)
-    outbox: list[Event] = field(default_factory=list)
+    committed: list[Event] = field(default_factory=list)
 
     def snapshot(self) -> FakeDatabase:
         return FakeDatabase(**{k: copy.copy(v) for k, v in self.__dict__.items()})
@@ -90,7 +91,7 @@ class FakeScannerStore:
         self.db.redemptions[redemption.redemption_id] = redemption
         self.db.keys[(redemption.affiliate_id, idempotency_key)] = (
             StoredAnswer(code_hash, 201, answer), redemption.redeemed_at)
-        self.db.outbox.append(event)
+        self.db.committed.append(event)
         return True
 
     async def keep_refusal(self, conn: Any, affiliate_id: str, idempotency_key: str, fingerprint: str,
@@ -102,7 +103,7 @@ class FakeScannerStore:
         self.db.keys[(affiliate_id, idempotency_key)] = (StoredAnswer(fingerprint, status_code, answer), now)
         if unknown_code:
             await self.note_unknown_code(conn, affiliate_id, now)
-        self.db.outbox.append(event)
+        self.db.committed.append(event)
         return True
 
     async def note_unknown_code(self, conn: Any, affiliate_id: str, now: datetime) -> None:
@@ -188,7 +189,8 @@ class FakeCampaigns:
 
 
 class FakeRedemptionUnitOfWork(UnitOfWork):
-    """redemption.store.RedemptionUnitOfWork over a FakeDatabase: all or nothing, events to `outbox` at commit."""
+    """redemption.store.RedemptionUnitOfWork over a FakeDatabase: all or nothing; `published` events
+    join `db.committed` at commit."""
 
     def __init__(self, db: FakeDatabase):
         super().__init__()
@@ -206,7 +208,7 @@ class FakeRedemptionUnitOfWork(UnitOfWork):
 
     async def __aexit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
-            self.db.outbox.extend(event for event, _ in self.published)
+            self.db.committed.extend(event for event, _ in self.published)
         elif self._before is not None:
             self.db.restore(self._before)
         await super().__aexit__(exc_type, exc, tb)

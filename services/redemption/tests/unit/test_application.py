@@ -62,21 +62,21 @@ class Counter:
             ticket_id=ticket_id, wallet_id="w-1", campaign_id=CAMPAIGN, position=1,
             code_hash=ticket_code.code_hash(code, KEY), code_suffix=code[-4:], amount_cents=amount_cents,
             affiliate_id=affiliate_id, valid_until=valid_until, credited_at=self.now))
-        self.db.outbox.clear()
+        self.db.committed.clear()
         return code, ticket_id
 
     async def redeem(self, code: str, key: str | None = None, affiliate_id: str = "aff-a"):
         return await self.scanner.redeem(self.store, affiliate_id, key or str(uuid.uuid4()), code)
 
     def published(self, kind: type) -> list:
-        return [e for e in self.db.outbox if isinstance(e, kind)]
+        return [e for e in self.db.committed if isinstance(e, kind)]
 
 
 @pytest.fixture
 async def counter() -> Counter:
     c = Counter()
     await c.affiliate()
-    c.db.outbox.clear()
+    c.db.committed.clear()
     return c
 
 
@@ -114,7 +114,7 @@ async def test_a_retry_with_the_same_key_gets_the_first_answer_and_publishes_not
     first = await counter.redeem(code, key="k-1")
     again = await counter.redeem(code.lower(), key="k-1")  # spelled differently by the scanner: the same request
     assert again == first
-    assert len(counter.db.outbox) == 1
+    assert len(counter.db.committed) == 1
 
 
 async def test_the_same_key_for_another_ticket_is_refused_and_changes_nothing(counter):
@@ -124,7 +124,7 @@ async def test_the_same_key_for_another_ticket_is_refused_and_changes_nothing(co
     refusal = await refusal_of(counter.redeem(other, key="k-1"))
     assert refusal.code == "IDEMPOTENCY_KEY_REUSED"
     assert counter.db.tickets[other_id].status is d.TicketStatus.REDEEMABLE
-    assert len(counter.db.outbox) == 1
+    assert len(counter.db.committed) == 1
 
 
 async def test_a_refusal_about_the_ticket_is_kept_with_its_status_from_the_table_and_publishes_redemption_rejected(
@@ -150,7 +150,7 @@ async def test_a_malformed_code_is_refused_and_nothing_is_kept_or_published(coun
     refusal = await refusal_of(counter.redeem(typo, key="k-1"))
     assert refusal.code == "CODE_MALFORMED"
     assert refusal.details["fields"][0]["field"] == "ticket_code"
-    assert counter.db.keys == {} and counter.db.outbox == []
+    assert counter.db.keys == {} and counter.db.committed == []
     assert (await counter.redeem(code, key="k-1")).status_code == 201  # the key is still free
 
 
@@ -205,7 +205,7 @@ async def test_a_request_that_keeps_losing_its_race_is_refused_busy_and_writes_n
     counter.store.always_lose = True
     refusal = await refusal_of(counter.redeem(code, key="k-1"))
     assert refusal.code == "REDEMPTION_BUSY" and REFUSALS[refusal.code] == 503
-    assert counter.db.keys == {} and counter.db.outbox == [] and counter.db.redemptions == {}
+    assert counter.db.keys == {} and counter.db.committed == [] and counter.db.redemptions == {}
 
 
 async def test_an_inactive_affiliate_is_refused_before_anything_about_the_ticket(counter):
@@ -225,7 +225,7 @@ async def test_checking_a_ticket_spends_nothing_and_says_whether_it_is_reserved_
     assert check.refusal is None and check.ticket.ticket_id == ticket_id
     assert (check.amount_cents, check.code_suffix, check.reserved_for_you) == (2000, code[-4:], True)
     assert counter.db.tickets[ticket_id].status is d.TicketStatus.REDEEMABLE
-    assert counter.db.outbox == [] and counter.db.keys == {}
+    assert counter.db.committed == [] and counter.db.keys == {}
 
 
 async def test_checking_shows_the_amount_beside_a_refusal_about_the_ticket_only(counter):
@@ -274,13 +274,13 @@ async def test_cancelling_within_the_grace_period_publishes_redemption_cancelled
 async def test_a_refused_cancel_publishes_nothing_and_changes_nothing(counter):
     code, ticket_id = await counter.credit()
     redemption_id = (await counter.redeem(code)).body["redemption_id"]
-    counter.db.outbox.clear()
+    counter.db.committed.clear()
     by_other = await refusal_of(counter.scanner.cancel(counter.uow(), "aff-b", redemption_id))
     assert by_other.code == "REDEMPTION_OF_OTHER_AFFILIATE"
     counter.now += timedelta(minutes=30)  # the default grace period, when the campaign is not known here
     too_late = await refusal_of(counter.scanner.cancel(counter.uow(), "aff-a", redemption_id))
     assert too_late.code == "CANCEL_PERIOD_OVER"
-    assert counter.db.outbox == []
+    assert counter.db.committed == []
     assert counter.db.redemptions[redemption_id].status is d.RedemptionStatus.ACTIVE
     assert counter.db.tickets[ticket_id].status is d.TicketStatus.REDEEMED
 
