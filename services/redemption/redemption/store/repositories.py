@@ -88,18 +88,7 @@ class RedemptionRepository:
         if row is None:
             return None
         redemption = rows.redemption(row)
-        ticket = d.Ticket(
-            ticket_id=row["ticket_id"],
-            wallet_id=row["wallet_id"],
-            campaign_id=row["campaign_id"],
-            amount_cents=row["amount_cents"],
-            valid_until=row["valid_until"],
-            reserved_for=row["reserved_for"],
-            status=d.TicketStatus(row["ticket_status"]),
-            redemption_id=str(row["ticket_redemption_id"]) if row["ticket_redemption_id"] else None,
-            redeemed_at=row["ticket_redeemed_at"],
-            redeemed_by=row["redeemed_by"],
-        )
+        ticket = rows.ticket(row, **rows.JOINED_TICKET)
         grace = row["redemption_cancel_grace_minutes"]
         campaign = d.Campaign(redemption.campaign_id, grace) if grace is not None else None
         return redemption, ticket, campaign

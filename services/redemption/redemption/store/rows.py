@@ -10,8 +10,11 @@ TICKET_COLUMNS = """t.ticket_id, t.wallet_id, t.campaign_id, t.amount_cents, t.v
     t.status, t.redemption_id, t.redeemed_at, t.redeemed_by, t.code_suffix"""
 
 
-def ticket(row: asyncpg.Record) -> d.Ticket:
-    """A ticket read with TICKET_COLUMNS."""
+def ticket(row: asyncpg.Record, status: str = "status", redemption_id: str = "redemption_id",
+           redeemed_at: str = "redeemed_at") -> d.Ticket:
+    """A ticket read with TICKET_COLUMNS, or from a join with redemptions where the ticket's own
+    `status`, `redemption_id` and `redeemed_at` are renamed (`**JOINED_TICKET`)."""
+    spent_by = row[redemption_id]
     return d.Ticket(
         ticket_id=row["ticket_id"],
         wallet_id=row["wallet_id"],
@@ -19,11 +22,15 @@ def ticket(row: asyncpg.Record) -> d.Ticket:
         amount_cents=row["amount_cents"],
         valid_until=row["valid_until"],
         reserved_for=row["reserved_for"],
-        status=d.TicketStatus(row["status"]),
-        redemption_id=str(row["redemption_id"]) if row["redemption_id"] else None,
-        redeemed_at=row["redeemed_at"],
+        status=d.TicketStatus(row[status]),
+        redemption_id=str(spent_by) if spent_by else None,
+        redeemed_at=row[redeemed_at],
         redeemed_by=row["redeemed_by"],
     )
+
+
+# The ticket's own columns as a join with redemptions (r.*) reads them.
+JOINED_TICKET = {"status": "ticket_status", "redemption_id": "ticket_redemption_id", "redeemed_at": "ticket_redeemed_at"}
 
 
 def redemption(row: asyncpg.Record) -> d.Redemption:
