@@ -1,7 +1,7 @@
 """What every Carnet service runs on."""
 
 from .consumers import RetryLater
-from .errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Refusal, TooManyRequests, Unauthenticated
+from .errors import Refusal
 from .errors import field_errors, invalid_fields
 from .service import Service, run
 from .settings import SecretKey, ServiceSettings, shared_setting
@@ -9,12 +9,7 @@ from .text import MultilineText, PlainText
 from .uow import PostgresUnitOfWork, UnitOfWork
 
 __all__ = [
-    "Conflict",
-    "DomainError",
-    "Forbidden",
-    "Invalid",
     "MultilineText",
-    "NotFound",
     "PlainText",
     "PostgresUnitOfWork",
     "Refusal",
@@ -22,8 +17,6 @@ __all__ = [
     "SecretKey",
     "Service",
     "ServiceSettings",
-    "TooManyRequests",
-    "Unauthenticated",
     "UnitOfWork",
     "field_errors",
     "invalid_fields",

@@ -91,39 +91,3 @@ class RefusalStatuses:
     def items(self) -> list[tuple[str, int]]:
         return sorted(self._statuses.items())
 
-
-# --- until every service raises Refusal (issue 18): the old names, each with its fixed status ----------
-
-
-class DomainError(Refusal):
-    status: int = 409
-
-    def __init__(self, code: str, message: str, *, status: int | None = None,
-                 details: Mapping[str, Any] | None = None) -> None:
-        super().__init__(code, message, details)
-        if status is not None:
-            self.status = status
-
-
-class NotFound(DomainError):
-    status = 404
-
-
-class Invalid(DomainError):
-    status = 422
-
-
-class Forbidden(DomainError):
-    status = 403
-
-
-class Unauthenticated(DomainError):
-    status = 401
-
-
-class Conflict(DomainError):
-    status = 409
-
-
-class TooManyRequests(DomainError):
-    status = 429

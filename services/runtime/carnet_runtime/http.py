@@ -15,7 +15,7 @@ from prometheus_client import Histogram
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .errors import VALIDATION_MESSAGE, DomainError, Refusal, RefusalStatuses
+from .errors import VALIDATION_MESSAGE, Refusal, RefusalStatuses
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +78,11 @@ def _field_path(loc: tuple) -> str:
 
 
 def refusal_response(refusal: Refusal, statuses: RefusalStatuses) -> JSONResponse:
-    status = refusal.status if isinstance(refusal, DomainError) else statuses.status(refusal.code)
+    status = statuses.status(refusal.code)
     if status is None:
         log.error("refusal code without an HTTP status in the service's table", extra={"code": refusal.code})
         return error_response(500, "INTERNAL_ERROR", "Une erreur inattendue s'est produite : réessayez dans un instant.")
     headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after is not None else None
-    headers = headers or getattr(refusal, "headers", None)  # redemption's Answer, until issue 18 is done
     return JSONResponse(refusal.body(), status_code=status, headers=headers)
 
 
