@@ -115,6 +115,8 @@ class FiguresView(BaseModel):
 
 
 class AboutView(BaseModel):
+    """Whom a message is about, as far as it is the person exported."""
+
     application_ids: list[str]
     wallet_ids: list[str]
     family_subs: list[str]
@@ -147,8 +149,8 @@ class ExportedMessageView(BaseModel):
             to_them=exported.to_them, recipient=exported.recipient, subject=exported.subject, body=exported.body,
             state=MessageState(m.state), attempts=m.attempts, created_at=m.created_at, sent_at=m.sent_at,
             failed_at=m.failed_at, campaign_id=m.campaign_id,
-            about=AboutView(application_ids=list(m.about.application_ids), wallet_ids=list(m.about.wallet_ids),
-                            family_subs=list(m.about.family_subs)),
+            about=AboutView(application_ids=list(exported.about.application_ids),
+                            wallet_ids=list(exported.about.wallet_ids), family_subs=list(exported.about.family_subs)),
         )
 
 

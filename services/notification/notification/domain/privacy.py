@@ -118,6 +118,15 @@ class ExportedMessage:
 
     message: KeptMessage
     to_them: bool
+    person: Person
+
+    @property
+    def about(self) -> About:
+        """Whom it is about, as far as it is this person: a digest names other families' files too."""
+        mine = self.message.about
+        return About(tuple(i for i in mine.application_ids if i in self.person.application_ids),
+                     tuple(i for i in mine.wallet_ids if i in self.person.wallet_ids),
+                     tuple(i for i in mine.family_subs if i in self.person.family_subs))
 
     @property
     def written_to(self) -> Reader:
@@ -157,7 +166,7 @@ class PersonalExport:
 
 
 def export_of(person: Person, messages: Iterable[KeptMessage]) -> tuple[ExportedMessage, ...]:
-    return tuple(ExportedMessage(m, person.wrote_to(m.recipient)) for m in messages)
+    return tuple(ExportedMessage(m, person.wrote_to(m.recipient), person) for m in messages)
 
 
 @dataclass(frozen=True)
