@@ -1,4 +1,6 @@
-"""The local SMTP capture: every e-mail received is written as one `.eml` file under a folder."""
+"""The local SMTP capture: every e-mail received is written as one `.eml` file under a folder, as it
+was received (bytes untouched). It offers SMTPUTF8 (RFC 6531), as a real relay does, so that an
+address such as élodie.durand@example.fr is delivered and can be checked."""
 
 from __future__ import annotations
 
@@ -36,8 +38,10 @@ class MailFolder:
         return "250 Message accepted for delivery"
 
 
-def start_capture(directory: Path, port: int, host: str = "127.0.0.1") -> Controller:
-    controller = Controller(MailFolder(directory), hostname=host, port=port, data_size_limit=25 * 1024 * 1024)
+def start_capture(directory: Path, port: int, host: str = "127.0.0.1", *, smtputf8: bool = True) -> Controller:
+    """The capture on host:port; `smtputf8=False` gives a server that does not offer it (tests)."""
+    controller = Controller(MailFolder(directory), hostname=host, port=port, data_size_limit=25 * 1024 * 1024,
+                            enable_SMTPUTF8=smtputf8)
     controller.start()
     return controller
 

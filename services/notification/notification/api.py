@@ -1,4 +1,5 @@
-"""HTTP routes (API.md, Notification): the delivery log and broadcasts, for the département's staff."""
+"""HTTP routes (API.md, Notification, Figures, Privacy): the delivery log, broadcasts and the figures for
+the département's staff; a person's export for a family (its own) or the staff (`?email=`)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from pydantic import BaseModel, Field
 from carnet_runtime import MultilineText, PlainText
 from carnet_runtime.auth import Principal, require
 
-from .application import broadcasts
+from .application import broadcasts, privacy
 from .domain import Audience
-from .views import BroadcastView, MessageList, MessageView, ScheduledBroadcastView
+from .views import BroadcastView, FiguresView, MessageList, MessageView, PrivacyExportView, ScheduledBroadcastView
 
 if TYPE_CHECKING:
     from .app import NotificationApp
@@ -56,5 +57,18 @@ def router(app: NotificationApp) -> APIRouter:
     @routes.get("/broadcasts/{broadcast_id}", summary="A broadcast, and how its messages stand")
     async def get_broadcast(broadcast_id: uuid.UUID, _: Admin) -> BroadcastView:
         return BroadcastView.of(await broadcasts.get_broadcast(app.uow(), broadcast_id))
+
+    @routes.get("/stats", summary="The delivery figures: messages by template and state, attempts (admin)")
+    async def stats(_: Admin, campaign_id: PlainText | None = None) -> FiguresView:
+        return FiguresView.of(await privacy.figures(app.uow(), campaign_id))
+
+    @routes.get("/privacy/export",
+                summary="What this service holds about the caller's family, or (admin) about the guardian "
+                        "with `?email=`")
+    async def export(
+        principal: Annotated[Principal, require("family", "admin")],
+        email: Annotated[str | None, Query(description="admin: the guardian's address")] = None,
+    ) -> PrivacyExportView:
+        return PrivacyExportView.of(await privacy.export(app.uow(), principal, email, datetime.now(UTC)))
 
     return routes

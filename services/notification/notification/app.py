@@ -11,8 +11,9 @@ from carnet_contracts.sealing import unseal
 from carnet_runtime import Service
 
 from . import api, consumers
+from .application.affiliates import AffiliateNotices
 from .application.delivery import DeliveryWorker, count_messages_by_state, forget_personal_data
-from .application.events import Notifier
+from .application.families import FamilyNotices
 from .outbound import Mailer, TicketSheets
 from .refusals import REFUSALS
 from .rendering import Renderer
@@ -46,17 +47,20 @@ def create_service(settings: NotificationSettings | None = None) -> Service:
         settings,
         title="Carnet notification",
         description="Every e-mail the pass sends: templates, delivery over SMTP with retries, "
-        "delivery log, broadcasts.",
+        "delivery log, broadcasts; a person's export and the delivery figures.",
         migrations=MIGRATIONS,
         refusals=REFUSALS,
     )
     app = NotificationApp(service, settings)
     renderer = Renderer(settings.branding())
     service.include_router(api.router(app))
-    consumers.register(service, Notifier(
-        renderer, settings.retention_policy(), activation_url=settings.activation_url,
-        password_reset_url=settings.password_reset_url, unseal=app.unseal,
-    ))
+    retention = settings.retention_policy()
+    consumers.register(
+        service,
+        FamilyNotices(renderer, retention, unseal=app.unseal),
+        AffiliateNotices(renderer, retention, activation_url=settings.activation_url,
+                         password_reset_url=settings.password_reset_url, unseal=app.unseal),
+    )
     worker = DeliveryWorker(app.uow, settings, renderer, Mailer(settings), TicketSheets(settings, app.wallet_token),
                             app.unseal)
 

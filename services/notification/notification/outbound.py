@@ -9,13 +9,21 @@ from email.utils import parseaddr
 import aiosmtplib
 import httpx
 
-from .domain import Accepted, AttemptOutcome, Impossible, Refused, Unreachable
+from .domain import Accepted, AttemptOutcome, Impossible, Mailbox, Refused, SheetRequest, Unreachable
 from .rendering import wire_bytes
 from .settings import NotificationSettings
 
 
+NO_SMTPUTF8 = ("adresse internationalisée (caractères hors ASCII avant @) : le serveur SMTP n'offre pas "
+               "SMTPUTF8, le message ne peut pas être remis")
+
+
 class Mailer:
-    """One SMTP conversation per message: simple, and a dead connection never spoils a batch."""
+    """One SMTP conversation per message: simple, and a dead connection never spoils a batch.
+
+    An address whose local part is beyond ASCII (élodie.durand@…) is sent with SMTPUTF8 when the
+    server offers it; when it does not, the message can never be delivered there: it fails at once
+    with that reason (never retried)."""
 
     def __init__(self, settings: NotificationSettings):
         self.settings = settings
@@ -23,6 +31,7 @@ class Mailer:
 
     async def send(self, mail: EmailMessage, recipient: str) -> AttemptOutcome:
         s = self.settings
+        mailbox = Mailbox.of(recipient)
         client = aiosmtplib.SMTP(
             hostname=s.smtp_host,
             port=s.smtp_port,
@@ -35,12 +44,15 @@ class Mailer:
             async with client:
                 if client.is_ehlo_or_helo_needed:
                     await client.ehlo()
+                if mailbox.needs_smtputf8 and not client.supports_extension("SMTPUTF8"):
+                    return Impossible(NO_SMTPUTF8)
                 eight_bit = client.supports_extension("8BITMIME")
+                options = (["SMTPUTF8"] if mailbox.needs_smtputf8 else []) + (["BODY=8BITMIME"] if eight_bit else [])
                 await client.sendmail(
                     self.envelope_sender,
-                    [recipient],
-                    wire_bytes(mail, eight_bit=eight_bit),
-                    mail_options=["BODY=8BITMIME"] if eight_bit else [],
+                    [mailbox.address],
+                    wire_bytes(mail, eight_bit=eight_bit, utf8=mailbox.needs_smtputf8),
+                    mail_options=options,
                 )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refusal = exc.recipients[0]
@@ -51,6 +63,8 @@ class Mailer:
             return Refused(exc.code, exc.message)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             return Unreachable(type(exc).__name__)
+        except ValueError:  # aiosmtplib: an address that cannot be written in an SMTP command
+            return Impossible("adresse impossible à écrire dans la conversation SMTP")
         return Accepted()
 
 
@@ -62,13 +76,17 @@ class TicketSheets:
         self.settings = settings
         self.token = token
 
-    async def fetch(self, wallet_id: str, positions: tuple[int, ...]) -> bytes | AttemptOutcome:
-        url = f"{self.settings.wallet_url.rstrip('/')}/v1/wallets/{wallet_id}/tickets.pdf"
+    async def fetch(self, sheet: SheetRequest) -> bytes | AttemptOutcome:
+        """The sheet as the wallet kept it when the family asked (`request_id`); a 4xx fails the message
+        for good (the wallet will never print it), a 5xx, a 408/425/429 or no answer is tried again."""
+        url = f"{self.settings.wallet_url.rstrip('/')}/v1/wallets/{sheet.wallet_id}/tickets.pdf"
+        params = ({"request_id": sheet.request_id} if sheet.request_id
+                  else {"positions": ",".join(map(str, sheet.positions))})
         try:
             async with httpx.AsyncClient(timeout=self.settings.wallet_timeout_seconds) as client:
                 response = await client.get(
                     url,
-                    params={"positions": ",".join(map(str, positions))},
+                    params=params,
                     headers={"Authorization": f"Bearer {self.token()}", "Accept": "application/pdf"},
                 )
         except httpx.HTTPError as exc:

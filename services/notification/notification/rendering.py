@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 
 from carnet_contracts import display
 
-from .domain import PARIS, Content, RenderedMessage
+from .domain import PARIS, Content, Mailbox, RenderedMessage
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -48,6 +48,13 @@ def french_datetime(moment: datetime) -> str:
     """Le 1er juin 2014 à 9 h 05, Paris time."""
     local = moment.astimezone(PARIS)
     return f"{french_date(local)} à {local.hour} h {local.minute:02d}"
+
+
+def waiting(days: int) -> str:
+    """How long a file has been waiting: depuis aujourd'hui, depuis 1 jour, depuis 12 jours."""
+    if days <= 0:
+        return "depuis aujourd'hui"
+    return f"depuis {days} jour{'s' if days > 1 else ''}"
 
 
 def paragraphs(text: str) -> Markup:
@@ -82,7 +89,10 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(euros=euros, date=french_date, datetime=french_datetime)
+    # carnet_contracts.display, as the tickets and the counters write them: 31/03/2027, 31/03/2027 à 14 h 05
+    env.filters.update(day=display.day, moment=display.moment)
     env.filters["paragraphs"] = paragraphs
+    env.filters["waiting"] = waiting
     return env
 
 
@@ -93,16 +103,24 @@ class Renderer:
         self._html = _environment(autoescape=True)
 
     def render(self, content: Content) -> RenderedMessage:
-        variables = {"brand": self.branding, **content.variables()}
-        name = content.template.value
-        text_template = self._text.get_template(f"{name}.txt")
-        subject = "".join(
-            text_template.blocks["subject"](text_template.new_context(variables))
-        )
-        subject = " ".join(subject.split())
-        text = text_template.render(variables)
-        html = self._html.get_template(f"{name}.html").render({**variables, "subject": subject})
+        variables = self._variables(content)
+        subject = self.subject(content)
+        text = self._text.get_template(f"{content.template.value}.txt").render(variables)
+        html = self._html.get_template(f"{content.template.value}.html").render({**variables, "subject": subject})
         return RenderedMessage(subject=subject, text=text, html=html)
+
+    def subject(self, content: Content) -> str:
+        """The one-line subject: the `subject` block of the text template."""
+        template = self._text.get_template(f"{content.template.value}.txt")
+        subject = "".join(template.blocks["subject"](template.new_context(self._variables(content))))
+        return " ".join(subject.split())
+
+    def impersonal_subject(self, content: Content) -> str:
+        """The subject with its personal parts masked: what the log keeps once they are erased."""
+        return self.subject(content.impersonal())
+
+    def _variables(self, content: Content) -> dict:
+        return {"brand": self.branding, **content.variables()}
 
 
 @dataclass(frozen=True)
@@ -128,9 +146,12 @@ def build_email(
     The Message-ID is derived from our message id, so that a retried delivery carries the same
     one and a mailbox that got it twice can tell.
     """
+    mailbox = Mailbox.of(recipient)
     mail = EmailMessage()
     mail["From"] = sender
-    mail["To"] = Address(addr_spec=recipient)
+    # username and domain given apart: an internationalised local part is kept as written (parsing
+    # `addr_spec` refuses it), and written as UTF-8 on the wire when the server speaks SMTPUTF8
+    mail["To"] = Address(username=mailbox.local_part, domain=mailbox.domain)
     mail["Subject"] = rendered.subject
     mail["Date"] = format_datetime(sent_at)
     mail["Message-ID"] = f"<{message_id}@{sender_domain}>"
@@ -162,12 +183,16 @@ def _body_encoding(text: str) -> str | None:
 
 _WIRE_8BIT = email.policy.SMTP.clone(max_line_length=SMTP_LINE_LIMIT, cte_type="8bit")
 _WIRE_7BIT = _WIRE_8BIT.clone(cte_type="7bit")
+_WIRE_UTF8 = _WIRE_8BIT.clone(utf8=True)
 
 
-def wire_bytes(mail: EmailMessage, *, eight_bit: bool = True) -> bytes:
+def wire_bytes(mail: EmailMessage, *, eight_bit: bool = True, utf8: bool = False) -> bytes:
     """The message as sent: CRLF lines, headers not folded, because Python folds some long ASCII
     subjects into a continuation line that parsers read back with a leading space. Without
-    eight_bit (the server lacks 8BITMIME) 8bit bodies are re-encoded in base64."""
+    eight_bit (the server lacks 8BITMIME) 8bit bodies are re-encoded in base64. With utf8 (the
+    conversation uses SMTPUTF8) headers are written in UTF-8 as they are, an internationalised
+    address included."""
+    policy = _WIRE_UTF8 if utf8 else _WIRE_8BIT if eight_bit else _WIRE_7BIT
     out = io.BytesIO()
-    email.generator.BytesGenerator(out, policy=_WIRE_8BIT if eight_bit else _WIRE_7BIT).flatten(mail)
+    email.generator.BytesGenerator(out, policy=policy).flatten(mail)
     return out.getvalue()

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field
 
-from .domain import Audience, Broadcast, BroadcastStatus, Message, MessageState, Template
+from .domain import (
+    Audience,
+    Broadcast,
+    BroadcastStatus,
+    ExportedMessage,
+    KeptCopy,
+    Message,
+    MessageFigures,
+    MessageState,
+    PersonalExport,
+    Reader,
+    Template,
+)
 
 
 class AttemptView(BaseModel):
@@ -86,3 +98,87 @@ class ScheduledBroadcastView(BroadcastView):
     recipients_known_now: int = Field(
         description="the distinct addresses known now for the audience; recipients are chosen when it goes out"
     )
+
+
+class FiguresView(BaseModel):
+    campaign_id: str | None = Field(description="the campaign, or null for every message")
+    messages: int
+    by_state: dict[MessageState, int]
+    by_template: dict[Template, dict[MessageState, int]] = Field(description="messages by template, then state")
+    attempts: int = Field(description="delivery attempts of these messages")
+
+    @classmethod
+    def of(cls, figures: MessageFigures) -> FiguresView:
+        return cls(campaign_id=figures.campaign_id, messages=figures.messages, by_state=figures.by_state,
+                   by_template={t: dict(states) for t, states in figures.by_template.items()},
+                   attempts=figures.attempts)
+
+
+class AboutView(BaseModel):
+    """Whom a message is about, as far as it is the person exported."""
+
+    application_ids: list[str]
+    wallet_ids: list[str]
+    family_subs: list[str]
+
+
+class ExportedMessageView(BaseModel):
+    message_id: str
+    template: Template
+    written_to: Reader = Field(description="guardian, correspondent (the school's), affiliate (the organisation) "
+                                           "or audience (a broadcast)")
+    to_them: bool = Field(description="sent to the person exported; otherwise sent to someone else about them, "
+                                      "shown without its recipient and body")
+    recipient: str | None
+    subject: str | None = Field(description="without its personal parts when not sent to them")
+    body: str | None = Field(description="the plain text as the log keeps it (a link or code replaced by « [lien "
+                                         "retiré] » / « [code retiré] »); null when not sent to them or erased")
+    state: MessageState
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+    failed_at: datetime | None
+    campaign_id: str | None
+    about: AboutView
+
+    @classmethod
+    def of(cls, exported: ExportedMessage) -> ExportedMessageView:
+        m = exported.message
+        return cls(
+            message_id=m.message_id, template=m.template, written_to=exported.written_to,
+            to_them=exported.to_them, recipient=exported.recipient, subject=exported.subject, body=exported.body,
+            state=MessageState(m.state), attempts=m.attempts, created_at=m.created_at, sent_at=m.sent_at,
+            failed_at=m.failed_at, campaign_id=m.campaign_id,
+            about=AboutView(application_ids=list(exported.about.application_ids),
+                            wallet_ids=list(exported.about.wallet_ids), family_subs=list(exported.about.family_subs)),
+        )
+
+
+class KeptCopyView(BaseModel):
+    kind: Literal["application", "wallet", "wallet_ready"] = Field(
+        description="the guardian's address per application, per wallet (with the pupil's first name), and "
+                    "the wallet-ready message waiting for its second half")
+    id: str = Field(description="the application or wallet id")
+    campaign_id: str | None
+    email: str | None
+    names: dict[str, str]
+
+    @classmethod
+    def of(cls, copy: KeptCopy) -> KeptCopyView:
+        return cls(kind=copy.kind, id=copy.id, campaign_id=copy.campaign_id, email=copy.email,  # type: ignore[arg-type]
+                   names=dict(copy.names))
+
+
+class PrivacyExportView(BaseModel):
+    service: Literal["notification"] = "notification"
+    family_sub: str | None = Field(description="the family account exported (a family's own export)")
+    email: str | None = Field(description="the guardian's address exported (the admin's export)")
+    generated_at: datetime
+    messages: list[ExportedMessageView] = Field(description="oldest first")
+    addresses: list[KeptCopyView] = Field(description="the copies of the guardian's address this service keeps")
+
+    @classmethod
+    def of(cls, export: PersonalExport) -> PrivacyExportView:
+        return cls(family_sub=export.family_sub, email=export.email, generated_at=export.generated_at,
+                   messages=[ExportedMessageView.of(m) for m in export.messages],
+                   addresses=[KeptCopyView.of(c) for c in export.copies])

@@ -28,6 +28,7 @@ from ..domain import (
     MessageState,
     RetentionPolicy,
     RetryPolicy,
+    SheetRequest,
     Unreachable,
 )
 from ..rendering import Attachment, Renderer, build_email
@@ -46,7 +47,7 @@ class Mailer(Protocol):
 
 
 class SheetSource(Protocol):
-    async def fetch(self, wallet_id: str, positions: tuple[int, ...]) -> bytes | AttemptOutcome: ...
+    async def fetch(self, sheet: SheetRequest) -> bytes | AttemptOutcome: ...
 
 
 class DeliveryWorker:
@@ -133,7 +134,7 @@ class DeliveryWorker:
                 return Impossible("secret illisible ou inutilisable")
         attachments: tuple[Attachment, ...] = ()
         if message.attachment is not None:
-            fetched = await self.sheets.fetch(message.attachment.wallet_id, message.attachment.positions)
+            fetched = await self.sheets.fetch(message.attachment)
             if not isinstance(fetched, bytes):
                 return fetched
             attachments = (Attachment(filename=message.attachment.filename, content=fetched),)

@@ -4,12 +4,13 @@ and the messages themselves as the log keeps them."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from .contents import RenderedMessage, Template
 from .people import redact
+from .privacy import About
 from .secrets import SealedSecret
 
 
@@ -162,10 +163,13 @@ def message_id_for(event_id: uuid.UUID, template: Template) -> uuid.UUID:
 
 @dataclass(frozen=True)
 class SheetRequest:
-    """A ticket sheet to attach, fetched from the wallet at send time (never stored here)."""
+    """A ticket sheet to attach, fetched from the wallet at send time (never stored here): the
+    snapshot the wallet took when the family asked (`request_id`), whatever happened since; a
+    message queued before snapshots existed names its positions only."""
 
     wallet_id: str
     positions: tuple[int, ...]
+    request_id: str | None = None
     filename: str = "tickets.pdf"
 
 
@@ -183,6 +187,8 @@ class NewMessage:
     attachment: SheetRequest | None = None
     secret: SealedSecret | None = None
     not_before: datetime | None = None  # now when None
+    about: About = field(default_factory=About)  # whom it is about, for an erasure or an export
+    impersonal_subject: str | None = None  # the subject kept once personal data is erased
 
     @property
     def message_id(self) -> uuid.UUID:
@@ -219,6 +225,7 @@ class Message:
     failed_at: datetime | None = None
     forgotten_at: datetime | None = None
     log: tuple[Attempt, ...] = ()
+    about: About = field(default_factory=About)
 
     @property
     def rendered(self) -> RenderedMessage | None:

@@ -15,12 +15,41 @@ _ADDRESS = re.compile(r"[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+")
 _INVALID_RECIPIENT = "L'adresse de courriel du destinataire n'est pas valide."
 
 
-def normalise_recipient(address: str) -> str:
-    """One way of writing an address, so that one person gets one copy of a broadcast."""
+def normalise_recipient(address: str, field: str = "recipient") -> str:
+    """One way of writing an address, so that one person gets one copy of a broadcast. `field` is
+    the input named when it is refused."""
     cleaned = address.strip()
     if not _ADDRESS.fullmatch(cleaned) or len(cleaned) > 254:
-        raise Refusal("INVALID_RECIPIENT", _INVALID_RECIPIENT, field_errors({"recipient": _INVALID_RECIPIENT}))
+        raise Refusal("INVALID_RECIPIENT", _INVALID_RECIPIENT, field_errors({field: _INVALID_RECIPIENT}))
     return cleaned.lower()
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """An address as the SMTP conversation and the To header carry it: a domain written in letters
+    beyond ASCII travels in its ASCII (IDNA) form, which every server reads; a local part beyond
+    ASCII (élodie.durand@…) can only travel with SMTPUTF8 (RFC 6531)."""
+
+    local_part: str
+    domain: str
+
+    @classmethod
+    def of(cls, address: str) -> Mailbox:
+        local_part, _, domain = address.rpartition("@")
+        if not domain.isascii():
+            try:
+                domain = domain.encode("idna").decode("ascii")
+            except UnicodeError:
+                pass  # not an IDNA name: it travels as written, with SMTPUTF8
+        return cls(local_part, domain)
+
+    @property
+    def address(self) -> str:
+        return f"{self.local_part}@{self.domain}"
+
+    @property
+    def needs_smtputf8(self) -> bool:
+        return not self.address.isascii()
 
 
 def distinct_recipients(addresses: Iterable[str | None]) -> list[str]:
@@ -44,6 +73,15 @@ def message_key(event_id: uuid.UUID, part: str | None = None) -> uuid.UUID:
     unique (event_id, template) still holds however often the event arrives.
     """
     return event_id if part is None else uuid.uuid5(event_id, part)
+
+
+_FACTS = uuid.UUID("0f3d2a8e-5b7c-4e41-9a36-1c5d7e9b2f40")
+
+
+def fact_key(kind: str, fact_id: str) -> uuid.UUID:
+    """The key of a message told once per fact whatever event carries it (a redemption, a digest,
+    a transfer), so that the same fact published again under another event id sends nothing more."""
+    return uuid.uuid5(_FACTS, f"{kind}:{fact_id}")
 
 
 _EMAIL_IN_TEXT = re.compile(r"[^@\s<>\"'(),;:]+@[^@\s<>\"'(),;:]+")

@@ -8,6 +8,7 @@ from carnet_runtime import PostgresUnitOfWork
 
 from .messages import BroadcastRepository, MessageRepository
 from .people import AddressBook, CampaignRepository, RetentionRepository, WalletReadinessRepository
+from .privacy import PrivacyRepository
 
 __all__ = [
     "AddressBook",
@@ -15,6 +16,7 @@ __all__ = [
     "CampaignRepository",
     "MessageRepository",
     "NotificationUnitOfWork",
+    "PrivacyRepository",
     "RetentionRepository",
     "WalletReadinessRepository",
 ]
@@ -27,6 +29,7 @@ class NotificationUnitOfWork(PostgresUnitOfWork):
     people: AddressBook
     readiness: WalletReadinessRepository
     retention: RetentionRepository
+    privacy: PrivacyRepository
 
     def bind(self, conn: asyncpg.Connection) -> None:
         self.messages = MessageRepository(conn)
@@ -35,3 +38,4 @@ class NotificationUnitOfWork(PostgresUnitOfWork):
         self.people = AddressBook(conn)
         self.readiness = WalletReadinessRepository(conn)
         self.retention = RetentionRepository(conn)
+        self.privacy = PrivacyRepository(conn)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from ..domain import (
+    About,
     Attempt,
     Audience,
     Broadcast,
@@ -25,6 +26,18 @@ from ..domain import (
 
 _OUTCOMES = {MessageState.SENT: "sent", MessageState.FAILED: "failed", MessageState.PENDING: "retry"}
 
+# What a message keeps once its personal data is erased (retention, a campaign's purge, a family's
+# erasure): template, state, attempts, dates, campaign, and its subject with personal parts masked;
+# one not sent yet fails with the reason $2. $1 is now.
+ANONYMISED = """
+    recipient = NULL, subject = impersonal_subject, body_text = NULL, body_html = NULL, attachment = NULL,
+    sealed_secret = NULL, application_ids = '{}', wallet_ids = '{}', family_subs = '{}', forgotten_at = $1,
+    failed_at = CASE WHEN state IN ('pending', 'sending') THEN $1::timestamptz ELSE failed_at END,
+    last_error = CASE WHEN state IN ('pending', 'sending') THEN $2::text ELSE last_error END,
+    state = CASE WHEN state IN ('pending', 'sending') THEN 'failed' ELSE state END,
+    lease_until = NULL
+"""
+
 
 class MessageRepository:
     def __init__(self, conn: asyncpg.Connection):
@@ -36,15 +49,17 @@ class MessageRepository:
             """
             INSERT INTO messages (message_id, event_id, source_event_id, template, campaign_id, recipient,
                                   subject, body_text, body_html, attachment, sealed_secret, forget_at,
-                                  next_attempt_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12, coalesce($13, now()))
+                                  next_attempt_at, application_ids, wallet_ids, family_subs, impersonal_subject)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12, coalesce($13, now()),
+                    $14, $15, $16, $17)
             ON CONFLICT (event_id, template) DO NOTHING
             RETURNING true
             """,
             message.message_id, message.event_id, message.source_event_id, message.template.value,
             message.campaign_id, message.recipient, message.rendered.subject, message.rendered.text,
             message.rendered.html, _attachment_json(message.attachment), _secret_json(message.secret),
-            message.forget_at, message.not_before,
+            message.forget_at, message.not_before, list(message.about.application_ids),
+            list(message.about.wallet_ids), list(message.about.family_subs), message.impersonal_subject,
         )
         return bool(created)
 
@@ -131,7 +146,8 @@ class MessageRepository:
 def _attachment_json(sheet: SheetRequest | None) -> dict | None:
     if sheet is None:
         return None
-    return {"wallet_id": sheet.wallet_id, "positions": list(sheet.positions), "filename": sheet.filename}
+    return {"wallet_id": sheet.wallet_id, "positions": list(sheet.positions), "request_id": sheet.request_id,
+            "filename": sheet.filename}
 
 
 def _secret_json(secret: SealedSecret | None) -> dict | None:
@@ -154,14 +170,19 @@ def _message(row: asyncpg.Record, log: tuple[Attempt, ...] = ()) -> Message:
         html=row["body_html"],
         delivery=Delivery(state=MessageState(row["state"]), **{column: row[column] for column in _DELIVERY_COLUMNS}),
         attachment=None if not sheet else SheetRequest(
-            wallet_id=sheet["wallet_id"], positions=tuple(sheet["positions"]),
+            wallet_id=sheet["wallet_id"], positions=tuple(sheet["positions"]), request_id=sheet.get("request_id"),
             filename=sheet.get("filename", "tickets.pdf"),
         ),
         secret=None if not secret else SealedSecret(
             kind=SecretKind(secret["kind"]), sealed=secret["sealed"], link_base=secret.get("link_base"),
         ),
         log=log,
+        about=about_of(row),
     )
+
+
+def about_of(row: asyncpg.Record) -> About:
+    return About.of(row["application_ids"] or (), row["wallet_ids"] or (), row["family_subs"] or ())
 
 
 class BroadcastRepository:

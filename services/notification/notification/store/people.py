@@ -7,7 +7,8 @@ from datetime import date, datetime
 
 import asyncpg
 
-from ..domain import Audience, Campaign, WalletReadiness, WalletReady
+from ..domain import FORGOTTEN, Audience, Campaign, FamilyCopy, WalletCopy, WalletReadiness, WalletReady
+from .messages import ANONYMISED
 
 
 class CampaignRepository:
@@ -34,19 +35,57 @@ class CampaignRepository:
 
 
 class AddressBook:
-    """Guardians per application, schools' correspondents, affiliates' contacts: and only that."""
+    """Guardians per application and per wallet, schools' correspondents, affiliates' names and
+    contacts: and only that."""
 
     def __init__(self, conn: asyncpg.Connection):
         self.conn = conn
 
-    async def remember_family(self, application_id: str, campaign_id: str, email: str, forget_at: datetime) -> None:
+    async def remember_family(self, family: FamilyCopy, forget_at: datetime) -> None:
         await self.conn.execute(
             """
-            INSERT INTO families (application_id, campaign_id, guardian_email, forget_at) VALUES ($1, $2, $3, $4)
-            ON CONFLICT (application_id) DO UPDATE SET guardian_email = EXCLUDED.guardian_email
+            INSERT INTO families (application_id, campaign_id, guardian_email, family_sub, forget_at)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (application_id) DO UPDATE
+            SET guardian_email = EXCLUDED.guardian_email, family_sub = coalesce(EXCLUDED.family_sub, families.family_sub)
             """,
-            application_id, campaign_id, email, forget_at,
+            family.application_id, family.campaign_id, family.guardian_email, family.family_sub, forget_at,
         )
+
+    async def family_subs_of(self, application_ids: list[str]) -> list[str]:
+        """The family accounts of these applications, as far as the copies know them."""
+        rows = await self.conn.fetch(
+            "SELECT DISTINCT family_sub FROM families WHERE application_id = ANY($1::text[]) AND family_sub IS NOT NULL",
+            application_ids,
+        )
+        return [r[0] for r in rows]
+
+    async def campaign_of_applications(self, application_ids: list[str]) -> str | None:
+        return await self.conn.fetchval(
+            "SELECT campaign_id FROM families WHERE application_id = ANY($1::text[]) LIMIT 1", application_ids
+        )
+
+    async def remember_wallet(self, wallet: WalletCopy, forget_at: datetime) -> None:
+        await self.conn.execute(
+            """
+            INSERT INTO wallets (wallet_id, application_id, campaign_id, family_sub, guardian_email,
+                                 student_first_name, forget_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (wallet_id) DO UPDATE
+            SET guardian_email = EXCLUDED.guardian_email, student_first_name = EXCLUDED.student_first_name
+            """,
+            wallet.wallet_id, wallet.application_id, wallet.campaign_id, wallet.family_sub, wallet.guardian_email,
+            wallet.student_first_name, forget_at,
+        )
+
+    async def wallet(self, wallet_id: str) -> WalletCopy | None:
+        row = await self.conn.fetchrow(f"SELECT {_WALLET_COLUMNS} FROM wallets WHERE wallet_id = $1", wallet_id)
+        return WalletCopy(**dict(row)) if row else None
+
+    async def wallet_of_application(self, application_id: str) -> WalletCopy | None:
+        row = await self.conn.fetchrow(f"SELECT {_WALLET_COLUMNS} FROM wallets WHERE application_id = $1",
+                                       application_id)
+        return WalletCopy(**dict(row)) if row else None
 
     async def remember_correspondent(self, school_id: str, email: str | None) -> None:
         if email is None:
@@ -70,19 +109,38 @@ class AddressBook:
             affiliate_id, name, email,
         )
 
-    async def set_affiliate_suspended(self, affiliate_id: str, suspended: bool) -> None:
+    async def affiliate_activated(self, affiliate_id: str, name: str) -> None:
+        """An organisation that may redeem (again): its name, and back in the affiliates' audience."""
         await self.conn.execute(
-            "UPDATE affiliates SET suspended = $2 WHERE affiliate_id = $1", affiliate_id, suspended
+            """
+            INSERT INTO affiliates (affiliate_id, name) VALUES ($1, $2)
+            ON CONFLICT (affiliate_id) DO UPDATE SET name = EXCLUDED.name, suspended = false
+            """,
+            affiliate_id, name,
         )
+
+    async def affiliate_suspended(self, affiliate_id: str) -> None:
+        await self.conn.execute("UPDATE affiliates SET suspended = true WHERE affiliate_id = $1", affiliate_id)
+
+    async def affiliate(self, affiliate_id: str | None) -> tuple[str | None, str | None]:
+        """The organisation's name and contact address, as far as they are known (None, None otherwise)."""
+        row = await self.conn.fetchrow(
+            "SELECT name, contact_email FROM affiliates WHERE affiliate_id = $1", affiliate_id
+        ) if affiliate_id else None
+        return (row["name"], row["contact_email"]) if row else (None, None)
 
     async def audience(self, audience: Audience) -> list[str]:
         """The addresses known for an audience (an affiliate suspended is not in it)."""
         query = {
             Audience.FAMILIES: "SELECT guardian_email FROM families ORDER BY application_id",
-            Audience.AFFILIATES: "SELECT contact_email FROM affiliates WHERE NOT suspended ORDER BY affiliate_id",
+            Audience.AFFILIATES: "SELECT contact_email FROM affiliates WHERE NOT suspended AND contact_email IS NOT NULL "
+                                 "ORDER BY affiliate_id",
             Audience.CORRESPONDENTS: "SELECT email FROM correspondents ORDER BY school_id",
         }[audience]
         return [r[0] for r in await self.conn.fetch(query)]
+
+
+_WALLET_COLUMNS = "wallet_id, application_id, campaign_id, guardian_email, student_first_name, family_sub"
 
 
 class WalletReadinessRepository:
@@ -148,29 +206,26 @@ class RetentionRepository:
             campaign_id, forget_at,
         )
         await self.conn.execute("UPDATE families SET forget_at = $2 WHERE campaign_id = $1", campaign_id, forget_at)
+        await self.conn.execute("UPDATE wallets SET forget_at = $2 WHERE campaign_id = $1", campaign_id, forget_at)
         await self.conn.execute(
             "UPDATE wallet_readiness SET forget_at = $2 WHERE campaign_id = $1", campaign_id, forget_at
         )
 
     async def forget_due(self, now: datetime) -> int:
-        """Erase recipients, subjects, bodies and sealed secrets whose time has come (a message not sent
-        by then fails); keep the log's facts. The number of messages forgotten."""
+        """Erase recipients, bodies, sealed secrets and the personal parts of subjects whose time has come
+        (a message not sent by then fails); keep the log's facts. The number of messages forgotten."""
         erased = await self.conn.fetchval(
-            """
+            f"""
             WITH gone AS (
-                UPDATE messages
-                SET recipient = NULL, subject = NULL, body_text = NULL, body_html = NULL, attachment = NULL,
-                    sealed_secret = NULL, forgotten_at = $1,
-                    state = CASE WHEN state IN ('pending', 'sending') THEN 'failed' ELSE state END,
-                    last_error = CASE WHEN state IN ('pending', 'sending')
-                                      THEN 'oublié avant envoi (fin de conservation)' ELSE last_error END
+                UPDATE messages SET {ANONYMISED}
                 WHERE forget_at <= $1 AND forgotten_at IS NULL
                 RETURNING 1
             )
             SELECT count(*) FROM gone
             """,
-            now,
+            now, FORGOTTEN,
         )
         await self.conn.execute("DELETE FROM families WHERE forget_at <= $1", now)
+        await self.conn.execute("DELETE FROM wallets WHERE forget_at <= $1", now)
         await self.conn.execute("DELETE FROM wallet_readiness WHERE forget_at <= $1", now)
         return erased

@@ -1,18 +1,15 @@
 """The notification service as a process, on the session's real Kafka and PostgreSQL, sending to a
 real SMTP server (aiosmtpd) on loopback. The wallet's ticket sheet comes from a small HTTP stand-in
-that checks the service token like the wallet does and is unavailable on the first call."""
+that checks the service token like the wallet does and is unavailable on the first call (conftest)."""
 
 from __future__ import annotations
 
 import asyncio
 import email
 import io
-import threading
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from email import policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,75 +17,17 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from pypdf import PdfReader
-from reportlab.pdfgen import canvas
 
 from carnet_contracts import events as ev
 from carnet_contracts.sealing import seal
-from carnet_local.processes import free_port
 from carnet_local.smtp import MailFolder
-from carnet_runtime.auth import TokenVerifier
+
+from .support import log_of
 
 pytestmark = pytest.mark.integration
 
 CAMPAIGN = "2026-2027"
 NOW = datetime.now(UTC)
-
-
-def _sheet_pdf(positions: list[int]) -> bytes:
-    out = io.BytesIO()
-    page = canvas.Canvas(out)
-    for i, position in enumerate(positions):
-        page.drawString(72, 760 - 40 * i, f"Ticket {position}")
-    page.save()
-    return out.getvalue()
-
-
-class WalletStandIn:
-    """GET /v1/wallets/{id}/tickets.pdf: 503 on the first call (the wallet restarting), then the sheet
-    for a valid service token, 401 otherwise."""
-
-    def __init__(self, keys_dir: Path):
-        verifier = TokenVerifier(keys_dir, audience="wallet")
-        self.calls: list[str] = []
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
-                stand_in.calls.append(self.path)
-                if len(stand_in.calls) == 1:
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                try:
-                    principal = verifier.verify(self.headers.get("Authorization", "").removeprefix("Bearer "))
-                except Exception:
-                    principal = None
-                if principal is None or principal.role != "service":
-                    self.send_response(401)
-                    self.end_headers()
-                    return
-                query = parse_qs(urlsplit(self.path).query)
-                body = _sheet_pdf([int(p) for p in query["positions"][0].split(",")])
-                self.send_response(200)
-                self.send_header("Content-Type", "application/pdf")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class FlakySmtp(MailFolder):
@@ -113,75 +52,12 @@ class FlakySmtp(MailFolder):
         return await super().handle_DATA(server, session, envelope)
 
 
-class Mailbox:
-    def __init__(self, directory: Path):
-        self.directory = directory
-
-    def messages(self, to: str | None = None) -> list[email.message.EmailMessage]:
-        found = [
-            email.message_from_bytes(p.read_bytes(), policy=policy.default)
-            for p in sorted(self.directory.glob("*.eml"))
-        ]
-        return [m for m in found if to is None or m["To"] == to]
-
-    async def wait_for(self, to: str, count: int = 1, timeout: float = 45.0) -> list[email.message.EmailMessage]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = self.messages(to)
-            if len(got) >= count:
-                return got
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"{len(self.messages(to))} message(s) for {to} within {timeout} s, expected {count}")
+def _guardian(email_address: str) -> ev.GuardianContact:
+    return ev.GuardianContact(last_name="Martin", first_name="Léa", email=email_address)
 
 
-@pytest.fixture(scope="module")
-def smtp_port() -> int:
-    return free_port()
-
-
-@pytest.fixture(scope="module")
-def mailbox(tmp_path_factory, smtp_port):
-    directory = tmp_path_factory.mktemp("mail")
-    controller = Controller(MailFolder(directory), hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    box = Mailbox(directory)
-    box.controller = controller
-    yield box
-    if box.controller is not None:
-        box.controller.stop()
-
-
-@pytest.fixture(scope="module")
-def wallet(stack):
-    stand_in = WalletStandIn(stack.keys_dir)
-    yield stand_in
-    stand_in.stop()
-
-
-@pytest.fixture(scope="module")
-def notification(stack, mailbox, smtp_port, wallet):
-    process = stack.service(
-        "notification",
-        smtp_port=smtp_port,
-        env={
-            "CARNET_WALLET_URL": wallet.url,
-            "CARNET_NOTIFICATION_RETRY_FIRST_DELAY_SECONDS": "0.5",
-            "CARNET_NOTIFICATION_RETRY_MAX_DELAY_SECONDS": "2",
-            "CARNET_NOTIFICATION_WORKER_POLL_SECONDS": "0.2",
-            "CARNET_NOTIFICATION_ACTIVATION_URL": "https://pass.example/affilies/activation",
-        },
-    )
-    process.start(timeout=90)
-    yield process
-    process.stop()
-
-
-def _guardian(email_address: str) -> ev.Guardian:
-    return ev.Guardian(last_name="Martin", first_name="Léa", email=email_address)
-
-
-def _student() -> ev.Student:
-    return ev.Student(last_name="Martin", first_name="Noé", birth_date=date(2013, 5, 4), level="5e")
+def _student() -> ev.Pupil:
+    return ev.Pupil(last_name="Martin", first_name="Noé", level="5e")
 
 
 def _submitted(application_id: str, guardian_email: str) -> ev.ApplicationSubmitted:
@@ -193,13 +69,6 @@ def _submitted(application_id: str, guardian_email: str) -> ev.ApplicationSubmit
 
 def _affiliate_email(tag: str) -> str:
     return f"club-{tag}-{uuid.uuid4().hex[:6]}@example.org"
-
-
-async def _messages(notification, stack, recipient: str) -> list[dict]:
-    async with httpx.AsyncClient(base_url=notification.url) as client:
-        response = await client.get("/v1/messages", params={"recipient": recipient}, headers=stack.auth("admin"))
-    assert response.status_code == 200, response.text
-    return response.json()["messages"]
 
 
 async def test_each_template_arrives_to_its_recipient_with_its_subject_and_attachment(
@@ -232,8 +101,9 @@ async def test_each_template_arrives_to_its_recipient_with_its_subject_and_attac
         student=_student(), guardian=_guardian(family), allowance_cents=7000, tickets_per_pass=7,
         ticket_min_cents=500, ticket_max_cents=7000, pass_valid_until=date(2027, 3, 31), validated_at=NOW,
     ))
+    request_id = str(uuid.uuid4())
     await stack.publish(ev.TicketsEmailRequested(
-        request_id=str(uuid.uuid4()), wallet_id=wallet_id, campaign_id=CAMPAIGN, positions=[3, 1],
+        request_id=request_id, wallet_id=wallet_id, campaign_id=CAMPAIGN, positions=[3, 1],
         guardian_email=family, student_first_name="Noé", requested_at=NOW,
     ))
     await stack.publish(ev.ApplicationRejected(
@@ -261,8 +131,10 @@ async def test_each_template_arrives_to_its_recipient_with_its_subject_and_attac
         affiliate_id="aff-a", campaign_id=CAMPAIGN, campaign_label="2026-2027", name="Judo Club",
         login="judo-club", contact_email=club,
     ))
-    await stack.publish(ev.ReimbursementBatchPaid(
-        batch_id="batch-1", campaign_id=CAMPAIGN, redemption_ids=["r1", "r2", "r3"], total_cents=9000,
+    # version 1 of the batch paid, still on the topic when the service was upgraded
+    await stack.publish(ev.ReimbursementBatchPaidV1(
+        batch_id=f"batch-{uuid.uuid4().hex[:6]}", campaign_id=CAMPAIGN, redemption_ids=["r1", "r2", "r3"],
+        total_cents=9000,
         paid_at=NOW, transfers=[
             ev.ReimbursementTransfer(affiliate_id="aff-a", name="Judo Club", contact_email=club,
                                      amount_cents=7000, count=2),
@@ -282,10 +154,10 @@ async def test_each_template_arrives_to_its_recipient_with_its_subject_and_attac
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_filename() == "tickets.pdf"
     pdf = PdfReader(io.BytesIO(attachment.get_content()))
-    assert "Ticket 1" in pdf.pages[0].extract_text() and "Ticket 3" in pdf.pages[0].extract_text()
+    assert f"Feuille {request_id}" in pdf.pages[0].extract_text()  # the snapshot taken when asked
     assert any(
         urlsplit(call).path == f"/v1/wallets/{wallet_id}/tickets.pdf"
-        and parse_qs(urlsplit(call).query)["positions"] == ["1,3"]
+        and parse_qs(urlsplit(call).query) == {"request_id": [request_id]}
         for call in wallet.calls
     )
     assert len(wallet.calls) >= 2  # the first answer was 503: the worker tried again
@@ -321,7 +193,7 @@ async def test_each_template_arrives_to_its_recipient_with_its_subject_and_attac
 
     deadline = time.monotonic() + 10  # the mail is in before the worker records its outcome
     while time.monotonic() < deadline:
-        log = await _messages(notification, stack, club)
+        log = await log_of(notification, stack, club)
         if {m["state"] for m in log} == {"sent"}:
             break
         await asyncio.sleep(0.2)
@@ -345,7 +217,7 @@ async def test_the_same_event_delivered_three_times_sends_one_message(stack, not
     await mailbox.wait_for(marker)
     await asyncio.sleep(1.0)
     assert len(mailbox.messages(family)) == 1
-    assert len(await _messages(notification, stack, family)) == 1
+    assert len(await log_of(notification, stack, family)) == 1
 
 
 async def test_scheduled_broadcast_survives_a_restart_and_goes_out_once(stack, notification, mailbox):
@@ -400,7 +272,7 @@ async def test_every_message_arrives_once_after_smtp_was_down_and_5xx_fails_with
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        log = await _messages(notification, stack, clubs[0])
+        log = await log_of(notification, stack, clubs[0])
         if log and log[0]["attempts"] >= 2:
             break
         await asyncio.sleep(0.3)
@@ -414,14 +286,14 @@ async def test_every_message_arrives_once_after_smtp_was_down_and_5xx_fails_with
     await asyncio.sleep(2)
     for club in clubs:
         assert len(mailbox.messages(club)) == 1
-        (entry,) = await _messages(notification, stack, club)
+        (entry,) = await log_of(notification, stack, club)
         assert entry["state"] == "sent"
         assert "retry" in [step["outcome"] for step in entry["log"]]
         assert any((step["detail"] or "").startswith("451") for step in entry["log"])
 
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        (failed,) = await _messages(notification, stack, refused)
+        (failed,) = await log_of(notification, stack, refused)
         if failed["state"] == "failed":
             break
         await asyncio.sleep(0.3)

@@ -1,5 +1,6 @@
-"""Issue 12: activation links, reset links and convention codes reach the mailbox, and nothing of them
-stays in clear in the notification database (nor in the service's log) once the e-mails are sent."""
+"""Issue 12: activation links, reset links, convention and IBAN change codes reach the mailbox, and
+nothing of them stays in clear in the notification database (nor in the service's log) once the
+e-mails are sent."""
 
 from __future__ import annotations
 
@@ -89,6 +90,7 @@ async def test_after_the_activation_reset_and_code_emails_are_sent_no_table_hold
     activation_token = "Act1vation_" + secrets.token_urlsafe(24)
     reset_token = "R3set_" + secrets.token_urlsafe(24)
     code = f"{secrets.randbelow(10**6):06d}"
+    iban_code = f"{secrets.randbelow(10**6):06d}"
     activation_link, reset_link = f"{ACTIVATION_URL}?token={activation_token}", f"{RESET_URL}?token={reset_token}"
     now = datetime.now(UTC)
 
@@ -104,9 +106,13 @@ async def test_after_the_activation_reset_and_code_emails_are_sent_no_table_hold
         affiliate_id=f"aff-{club}", login="judo-club", contact_email=club,
         sealed_reset_token=seal(reset_token, seal_key), expires_at=now + timedelta(hours=1),
     ))
+    await stack.publish(ev.IbanChangeOtpIssued(
+        affiliate_id=f"aff-{club}", name="Judo Club", contact_email=club, sealed_otp=seal(iban_code, seal_key),
+        new_iban_suffix="4321", expires_at=now + timedelta(minutes=15),
+    ))
 
     # the secrets reach the mailbox, as written
-    mails = await _mails_for(smtp_capture, club, 3)
+    mails = await _mails_for(smtp_capture, club, 4)
     texts = {subject: mail.get_body(("plain",)).get_content() for subject, mail in mails.items()}
     htmls = {subject: mail.get_body(("html",)).get_content() for subject, mail in mails.items()}
     invitation = "Pass Hauts-de-Seine : votre identifiant d'organisme affilié"
@@ -115,16 +121,18 @@ async def test_after_the_activation_reset_and_code_emails_are_sent_no_table_hold
     assert activation_link in texts[invitation].splitlines() and f'href="{activation_link}"' in htmls[invitation]
     assert reset_link in texts[reset].splitlines() and f'href="{reset_link}"' in htmls[reset]
     assert code in texts[otp] and code in htmls[otp]
+    iban = "Pass Hauts-de-Seine : votre code pour confirmer le changement d'IBAN"
+    assert iban_code in texts[iban] and iban_code in htmls[iban]
 
     # once the three outcomes are written (the mail is in before the worker records it)
     await poll_database(
-        database_url, "SELECT count(*) = 3 FROM messages WHERE recipient = $1 AND state = 'sent'", club
+        database_url, "SELECT count(*) = 4 FROM messages WHERE recipient = $1 AND state = 'sent'", club
     )
     stored = await _every_stored_value(database_url)
     assert {"messages", "delivery_log", "outbox", "inbox"} <= set(stored)
     everything = "\n".join(value for values in stored.values() for value in values)
-    assert everything.count("[lien retiré]") >= 4 and everything.count("[code retiré]") >= 2  # the scan sees bodies
-    for secret in (activation_token, reset_token, activation_link, reset_link, code):
+    assert everything.count("[lien retiré]") >= 4 and everything.count("[code retiré]") >= 4  # the scan sees bodies
+    for secret in (activation_token, reset_token, activation_link, reset_link, code, iban_code):
         leaks = [f"{table}.{value[:60]}" for table, values in stored.items() for value in values if secret in value]
         assert leaks == [], f"a secret is kept in clear in {leaks}"
     service_log = process.log_file.read_text(errors="replace")
@@ -136,5 +144,5 @@ async def test_after_the_activation_reset_and_code_emails_are_sent_no_table_hold
     assert response.status_code == 200, response.text
     bodies = {m["template"]: m["body"] for m in response.json()["messages"]}
     assert "[lien retiré]" in bodies["affiliate_invitation"] and "[lien retiré]" in bodies["password_reset"]
-    assert "[code retiré]" in bodies["convention_otp"]
-    assert not any(secret in response.text for secret in (activation_token, reset_token, code))
+    assert "[code retiré]" in bodies["convention_otp"] and "[code retiré]" in bodies["iban_change_otp"]
+    assert not any(secret in response.text for secret in (activation_token, reset_token, code, iban_code))

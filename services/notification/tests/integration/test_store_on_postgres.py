@@ -13,6 +13,7 @@ from notification.app import MIGRATIONS
 from notification.domain import (
     Accepted,
     Campaign,
+    FamilyCopy,
     NewMessage,
     Refused,
     RenderedMessage,
@@ -85,7 +86,7 @@ async def test_personal_data_is_erased_after_the_campaign_plus_retention_and_the
         end = (await CampaignRepository(conn).get("2013-2014")).ends
         old = await _queue(conn, "ancien@example.fr", forget_at(end, NOW, 60, 400), campaign_id="2013-2014")
         current = await _queue(conn, "actuel@example.fr", NOW + timedelta(days=100), campaign_id="2026-2027")
-        await AddressBook(conn).remember_family("app-old", "2013-2014", "ancien@example.fr",
+        await AddressBook(conn).remember_family(FamilyCopy("app-old", "2013-2014", "ancien@example.fr"),
                                                 forget_at(end, NOW, 60, 400))
 
         assert await RetentionRepository(conn).forget_due(NOW) == 1

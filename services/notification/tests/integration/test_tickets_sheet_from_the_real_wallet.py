@@ -1,5 +1,6 @@
 """The one call off any request path, end to end: the family asks the real wallet service for its
-tickets by e-mail; the notification service fetches the sheet with a service token and mails it."""
+tickets by e-mail; the notification service fetches the sheet (`?request_id=`, the snapshot the wallet
+took when asked) with a service token and mails it."""
 
 from __future__ import annotations
 
@@ -14,11 +15,24 @@ import pytest
 from pypdf import PdfReader
 
 from carnet_contracts import events as ev
+from carnet_local.processes import free_port
+from carnet_local.pytest_plugin import MailCapture
+from carnet_local.smtp import start_capture
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def smtp_capture(tmp_path_factory):
+    """The capture for the module's two processes (the plugin's is per test)."""
+    directory = tmp_path_factory.mktemp("mail")
+    port = free_port()
+    controller = start_capture(directory, port)
+    yield MailCapture(directory, port)
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
 async def processes(stack, smtp_capture):
     wallet = stack.service("wallet", database_url=await stack.create_database("wallet"))
     await asyncio.to_thread(wallet.start, timeout=120)
@@ -44,15 +58,16 @@ async def _mail_for(capture, to: str, subject: str, timeout: float = 60.0):
     raise AssertionError(f"no '{subject}' for {to} within {timeout} s")
 
 
-async def test_tickets_asked_by_email_arrive_as_the_wallet_sheet_with_their_codes(stack, processes, smtp_capture):
-    wallet, _ = processes
+async def _wallet_with_two_credited_tickets(stack, wallet) -> tuple[str, str, str, dict]:
+    """A family's wallet (PassGranted to the real wallet) with tickets 2 and 5 credited: its id, the
+    family's sub and address, and {position: (ticket_id, code, campaign_id)}."""
     family_sub = f"family-{uuid.uuid4().hex[:10]}"
     guardian_email = f"anne-{uuid.uuid4().hex[:6]}@example.org"
     granted = ev.PassGranted(
         application_id=f"app-{uuid.uuid4()}", campaign_id=f"campaign-{uuid.uuid4().hex[:8]}",
         campaign_label="2098-2099", school_id="0920001A", family_sub=family_sub,
-        student=ev.Student(last_name="Martin", first_name="Léa", birth_date=date(2086, 5, 4), level="5e"),
-        guardian=ev.Guardian(last_name="Martin", first_name="Anne", email=guardian_email),
+        student=ev.Pupil(last_name="Martin", first_name="Léa", level="5e"),
+        guardian=ev.GuardianContact(last_name="Martin", first_name="Anne", email=guardian_email),
         allowance_cents=7000, tickets_per_pass=7, ticket_min_cents=500, ticket_max_cents=7000,
         pass_valid_until=date(2099, 3, 31), validated_at=datetime.now(UTC),
     )
@@ -74,19 +89,66 @@ async def test_tickets_asked_by_email_arrive_as_the_wallet_sheet_with_their_code
                 json={"amount_cents": amount}, headers=family,
             )
             assert response.status_code == 200, response.text
-            codes[position] = response.json()["code"]
+            codes[position] = (by_position[position]["ticket_id"], response.json()["code"], granted.campaign_id)
+    return wallet_id, family_sub, guardian_email, codes
+
+
+async def _ask_by_email(stack, wallet, wallet_id: str, family_sub: str) -> None:
+    async with httpx.AsyncClient(base_url=wallet.url, timeout=30) as client:
         response = await client.post(f"/v1/wallets/{wallet_id}/tickets/email", json={"positions": [2, 5]},
-                                     headers=family)
-        assert response.status_code == 202, response.text
+                                     headers=stack.auth("family", sub=family_sub))
+    assert response.status_code == 202, response.text
+
+
+def _codes_on(sheet_mail) -> str:
+    (attachment,) = list(sheet_mail.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    text = PdfReader(io.BytesIO(attachment.get_content())).pages[0].extract_text()
+    return text.replace("-", "").replace(" ", "").replace("\n", "")
+
+
+async def test_tickets_asked_by_email_arrive_as_the_wallet_sheet_with_their_codes(stack, processes, smtp_capture):
+    wallet, _ = processes
+    wallet_id, family_sub, guardian_email, codes = await _wallet_with_two_credited_tickets(stack, wallet)
+    await _ask_by_email(stack, wallet, wallet_id, family_sub)
 
     ready = await _mail_for(
         smtp_capture, guardian_email, "Pass Hauts-de-Seine : le porte-monnaie électronique de Léa est prêt"
     )
     assert "70\u00a0€" in ready.get_body(("plain",)).get_content()
     sheet_mail = await _mail_for(smtp_capture, guardian_email, "Pass Hauts-de-Seine : vos 2 tickets en pièce jointe")
-    (attachment,) = list(sheet_mail.iter_attachments())
-    assert attachment.get_content_type() == "application/pdf"
-    text = PdfReader(io.BytesIO(attachment.get_content())).pages[0].extract_text()
-    flat = text.replace("-", "").replace(" ", "").replace("\n", "")
-    for code in codes.values():
+    flat = _codes_on(sheet_mail)
+    for _, code, _ in codes.values():
+        assert code.replace("-", "").replace(" ", "") in flat
+
+
+@pytest.mark.xfail(strict=True, reason="needs the wallet's sheet snapshots by request_id (feat-wallet, issue 14): "
+                                       "remove this marker when they are merged")
+async def test_the_ticket_email_carries_the_sheet_as_asked_although_a_ticket_was_redeemed_before_sending(
+    stack, processes, smtp_capture
+):
+    wallet, notification = processes
+    await asyncio.to_thread(notification.stop)  # the e-mail waits on Kafka while a ticket is redeemed
+    try:
+        wallet_id, family_sub, guardian_email, codes = await _wallet_with_two_credited_tickets(stack, wallet)
+        await _ask_by_email(stack, wallet, wallet_id, family_sub)
+        ticket_id, _, campaign_id = codes[2]
+        await stack.publish(ev.TicketRedeemed(
+            redemption_id=f"red-{uuid.uuid4()}", ticket_id=ticket_id, wallet_id=wallet_id, campaign_id=campaign_id,
+            affiliate_id="aff-1", amount_cents=1000, code_suffix="XXXX", redeemed_at=datetime.now(UTC),
+        ))
+        async with httpx.AsyncClient(base_url=wallet.url, timeout=30) as client:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                shown = (await client.get(f"/v1/wallets/{wallet_id}",
+                                          headers=stack.auth("family", sub=family_sub))).json()["tickets"]
+                if {t["ticket_id"]: t["status"] for t in shown}[ticket_id] == "redeemed":
+                    break
+                await asyncio.sleep(0.2)
+    finally:
+        await asyncio.to_thread(notification.start, timeout=120)
+
+    sheet_mail = await _mail_for(smtp_capture, guardian_email, "Pass Hauts-de-Seine : vos 2 tickets en pièce jointe")
+    flat = _codes_on(sheet_mail)
+    for _, code, _ in codes.values():  # the redeemed one too: the sheet as it was when asked
         assert code.replace("-", "").replace(" ", "") in flat

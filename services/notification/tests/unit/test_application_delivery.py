@@ -13,6 +13,7 @@ from notification.application.broadcasts import ScheduleBroadcast, get_broadcast
 from notification.application.delivery import DeliveryWorker, forget_personal_data
 from notification.domain import (
     AffiliateInvitation,
+    FamilyCopy,
     ConventionSigned,
     Impossible,
     MessageState,
@@ -53,12 +54,13 @@ async def queue_invitation(uow: FakeNotificationUnitOfWork, token: str = "Act1va
     return message
 
 
-async def queue_sheet(uow: FakeNotificationUnitOfWork, positions: tuple[int, ...]) -> None:
+async def queue_sheet(uow: FakeNotificationUnitOfWork, positions: tuple[int, ...], request_id: str | None = "req-1",
+                      recipient: str = "lea@example.fr") -> None:
     async with uow:
         await uow.messages.add(NewMessage(
-            event_id=uuid.uuid4(), template=Template.TICKETS_SHEET, recipient="lea@example.fr",
+            event_id=uuid.uuid4(), template=Template.TICKETS_SHEET, recipient=recipient,
             rendered=renderer.render(TicketsSheet(positions=positions)), forget_at=NOW + timedelta(days=1),
-            attachment=SheetRequest("wal-1", positions),
+            attachment=SheetRequest("wal-1", positions, request_id=request_id),
         ))
 
 
@@ -116,22 +118,35 @@ async def test_a_secret_that_no_longer_unseals_fails_the_message_and_sends_nothi
     assert failed.delivery.last_error == "secret illisible ou inutilisable"
 
 
-async def test_the_ticket_sheet_is_fetched_at_send_time_and_attached():
+async def test_the_ticket_sheet_is_fetched_at_send_time_as_the_wallet_kept_it_when_asked_and_attached():
     uow, mailer, sheets = FakeNotificationUnitOfWork(), FakeMailer(), FakeSheets()
     await queue_sheet(uow, (1, 3))
     await worker(uow, mailer, sheets).work()
-    assert sheets.asked == [("wal-1", (1, 3))]
+    assert sheets.asked == [SheetRequest("wal-1", (1, 3), request_id="req-1")]
     ((mail, _),) = mailer.sent
     (attachment,) = list(mail.iter_attachments())
     assert attachment.get_filename() == "tickets.pdf" and attachment.get_content() == b"%PDF-1.4 sheet"
 
 
-async def test_a_wallet_that_refuses_the_sheet_fails_the_message():
+async def test_a_wallet_that_refuses_the_sheet_fails_the_message_for_good_with_message_failed():
     uow = FakeNotificationUnitOfWork()
     await queue_sheet(uow, (2,))
     await worker(uow, sheets=FakeSheets(Impossible("feuille de tickets refusée par le porte-monnaie (409)"))).work()
     (failed,) = uow.messages.all()
     assert failed.delivery.state is MessageState.FAILED and "409" in failed.delivery.last_error
+    assert failed.delivery.attempts == 1
+    ((event, _),) = uow.published
+    assert isinstance(event, MessageFailed) and "409" in event.reason
+
+
+async def test_an_internationalised_address_goes_to_the_mailer_as_written():
+    uow, mailer = FakeNotificationUnitOfWork(), FakeMailer()
+    await queue_sheet(uow, (2,), recipient="élodie.durand@example.fr")
+    await worker(uow, mailer).work()
+    ((mail, recipient),) = mailer.sent
+    assert recipient == "élodie.durand@example.fr"
+    parsed = message_from_bytes(wire_bytes(mail, utf8=True), policy=policy.default)
+    assert parsed["To"] == "élodie.durand@example.fr"
 
 
 async def test_an_unreachable_wallet_is_retried_like_an_unreachable_smtp_server():
@@ -145,7 +160,7 @@ async def test_an_unreachable_wallet_is_retried_like_an_unreachable_smtp_server(
 async def test_a_due_broadcast_goes_once_to_each_distinct_recipient():
     uow, mailer = FakeNotificationUnitOfWork(), FakeMailer()
     for i, email in enumerate(["lea@example.fr", "LEA@example.fr ", "bob@example.fr"]):
-        await uow.people.remember_family(f"app-{i}", "2026-2027", email, NOW + timedelta(days=1))
+        await uow.people.remember_family(FamilyCopy(f"app-{i}", "2026-2027", email), NOW + timedelta(days=1))
     scheduled = await schedule_broadcast(uow, ScheduleBroadcast(
         audience="families", subject="Lancement", body="Bonjour,\n\nC'est parti.", send_at=None,
         requested_by="admin-1"), NOW)

@@ -7,6 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notification.domain import (
+    MASK,
+    AffiliateContactChanged,
+    AffiliateIbanChanged,
     AffiliateInvitation,
     AffiliateLoginReminder,
     ApplicationReceived,
@@ -14,10 +17,17 @@ from notification.domain import (
     BroadcastText,
     ConventionOtp,
     ConventionSigned,
+    CorrespondentDigest,
+    IbanChangeOtp,
+    PassExpiryReminder,
     PasswordReset,
+    RedemptionCancelled,
     ReimbursementPaid,
     Template,
+    TicketRedeemed,
+    TicketReplaceRefused,
     TicketsSheet,
+    WaitingLine,
     WalletReady,
 )
 from notification.rendering import (
@@ -63,6 +73,31 @@ SAMPLES = {
         affiliate_name="Judo Club", login="judo-club", campaign_label="2026-2027"
     ),
     Template.BROADCAST: BroadcastText(subject="Lancement de la campagne", body="Bonjour,\n\nà vous."),
+    Template.CORRESPONDENT_DIGEST: CorrespondentDigest(
+        school_name="Collège Paul Éluard", total_waiting=3, oldest_waiting_days=12,
+        waiting=(WaitingLine("Durand", "Élodie", "paper", date(2026, 11, 15), 12),
+                 WaitingLine("Martin", "Noé", "online", date(2026, 11, 26), 1)),
+    ),
+    Template.TICKET_REDEEMED: TicketRedeemed(
+        student_first_name="Noé", affiliate_name="Judo Club", amount_cents=1000, redeemed_at=AT, code_suffix="7K2Q"
+    ),
+    Template.PASS_EXPIRY_REMINDER: PassExpiryReminder(
+        student_first_name="Noé", valid_until=date(2027, 3, 31), credited_unspent_cents=2000, remaining_cents=1500
+    ),
+    Template.TICKET_REPLACE_REFUSED: TicketReplaceRefused(
+        student_first_name="Noé", affiliate_name="Judo Club", redeemed_at=AT
+    ),
+    Template.REDEMPTION_CANCELLED: RedemptionCancelled(
+        affiliate_name="Judo Club", amount_cents=3000, reason="Ticket accepté par erreur", then="void",
+        cancelled_at=AT,
+    ),
+    Template.AFFILIATE_CONTACT_CHANGED: AffiliateContactChanged(
+        affiliate_name="Judo Club", new_contact_email="tresorier@judo.example", changed_at=AT
+    ),
+    Template.IBAN_CHANGE_OTP: IbanChangeOtp(
+        affiliate_name="Judo Club", otp="318274", new_iban_suffix="4321", expires_at=AT
+    ),
+    Template.AFFILIATE_IBAN_CHANGED: AffiliateIbanChanged(affiliate_name="Judo Club", iban_suffix="4321", changed_at=AT),
 }
 # what the reader must find in both the text and the HTML part
 MUST_SAY = {
@@ -77,6 +112,18 @@ MUST_SAY = {
     Template.REIMBURSEMENT_PAID: ["120,50\u00a0€", "2 avril 2027"],
     Template.AFFILIATE_LOGIN_REMINDER: ["judo-club", "2026-2027"],
     Template.BROADCAST: ["à vous."],
+    # oldest first, with their age; the dates as carnet_contracts.display writes them
+    Template.CORRESPONDENT_DIGEST: ["3 inscriptions", "Collège Paul Éluard", "Durand Élodie", "15/11/2026",
+                                    "depuis 12 jours", "bulletin papier", "depuis 1 jour", "et 1 autre",
+                                    "une fois par semaine"],
+    Template.TICKET_REDEEMED: ["Judo Club", "10\u00a0€", "27/11/2026 à 14 h 05", "Noé"],
+    Template.PASS_EXPIRY_REMINDER: ["31/03/2027", "35\u00a0€", "20\u00a0€", "15\u00a0€"],
+    Template.TICKET_REPLACE_REFUSED: ["déjà été utilisé", "Judo Club", "27/11/2026 à 14 h 05"],
+    Template.REDEMPTION_CANCELLED: ["30\u00a0€", "Ticket accepté par erreur", "ne peut plus être utilisé",
+                                    "27/11/2026 à 14 h 05"],
+    Template.AFFILIATE_CONTACT_CHANGED: ["tresorier@judo.example", "Judo Club", "Numéro Vert"],
+    Template.IBAN_CHANGE_OTP: ["318274", "4321", "27/11/2026 à 14 h 05"],
+    Template.AFFILIATE_IBAN_CHANGED: ["4321", "prochain lot de remboursement"],
 }
 
 renderer = Renderer(Branding())
@@ -97,6 +144,35 @@ def test_each_template_renders_subject_text_and_phone_readable_html(template):
     assert "Numéro Vert" in rendered.text
     assert 'name="viewport"' in rendered.html and "max-width:600px" in rendered.html
     assert "{{" not in rendered.text + rendered.html
+
+
+@pytest.mark.parametrize("template", list(Template))
+def test_the_subject_kept_after_an_erasure_names_nobody(template):
+    content = SAMPLES[template]
+    kept = renderer.impersonal_subject(content)
+    assert kept and "\n" not in kept
+    for name in content.personal:
+        value = getattr(content, name)
+        if isinstance(value, str):
+            assert value not in kept
+    for person in ("Noé", "Martin", "Léa", "Élodie", "tresorier@judo.example", "accepté par erreur"):
+        assert person not in kept
+    if any(isinstance(getattr(content, n), str) and getattr(content, n) in renderer.render(content).subject
+           for n in content.personal):
+        assert MASK in kept
+
+
+def test_the_new_sheet_after_a_replacement_says_the_old_ticket_no_longer_works():
+    rendered = renderer.render(TicketsSheet(positions=(4,), replaced=True, student_first_name="Noé"))
+    assert rendered.subject == "Pass Hauts-de-Seine : votre nouveau ticket en pièce jointe"
+    for part in (rendered.text, rendered.html):
+        assert "déclaré perdu ou volé" in part and "ne fonctionne plus" in part and "nouveau code" in part
+
+
+def test_a_staff_cancellation_says_whether_the_ticket_may_be_used_again():
+    content = SAMPLES[Template.REDEMPTION_CANCELLED]
+    again = renderer.render(RedemptionCancelled(**{**content.variables(), "then": "redeemable"}))
+    assert "peut de nouveau être utilisé" in again.text and "ne peut plus" not in again.text
 
 
 def test_people_written_text_is_escaped_in_html():
