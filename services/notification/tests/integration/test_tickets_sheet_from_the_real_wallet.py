@@ -122,8 +122,6 @@ async def test_tickets_asked_by_email_arrive_as_the_wallet_sheet_with_their_code
         assert code.replace("-", "").replace(" ", "") in flat
 
 
-@pytest.mark.xfail(strict=True, reason="needs the wallet's sheet snapshots by request_id (feat-wallet, issue 14): "
-                                       "remove this marker when they are merged")
 async def test_the_ticket_email_carries_the_sheet_as_asked_although_a_ticket_was_redeemed_before_sending(
     stack, processes, smtp_capture
 ):
