@@ -29,6 +29,9 @@ from .processes import StackError, free_port, stop_pid
 
 _db_counter = itertools.count(1)
 
+# Passwords hashed with test-sized argon2 settings: the same algorithm, a fraction of the memory and time.
+FAST_PASSWORD_HASHING = {"CARNET_AFFILIATION_ARGON2_MEMORY_KIB": "8192", "CARNET_AFFILIATION_ARGON2_PARALLELISM": "1"}
+
 
 async def poll_database(database_url: str, query: str, *args: Any, timeout: float = 60.0) -> Any:
     """Poll a service's own database until `query` gives a truthy value (its consumers caught up)."""
@@ -110,6 +113,27 @@ class ServiceProcess:
 
 
 @dataclass
+class FiveServices:
+    """The five services started together by `TestStack.five_services`, each its own process and database."""
+
+    processes: dict[str, ServiceProcess]
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: process.url for name, process in self.processes.items()}
+
+    def url(self, name: str) -> str:
+        return self.processes[name].url
+
+    def database(self, name: str) -> str:
+        return self.processes[name].env[f"CARNET_{name.upper()}_DATABASE_URL"]
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+
+
+@dataclass
 class TestStack:
     """PostgreSQL and Kafka for one test session, with what tests need around them."""
 
@@ -172,6 +196,33 @@ class TestStack:
         process = ServiceProcess(name=name, module=module or name, env=environment, port=port, log_file=log_file)
         self.services.append(process)
         return process
+
+    def five_services(self, *, smtp_port: int = 1, env: dict[str, dict[str, str]] | None = None,
+                      timeout: float = 120.0) -> FiveServices:
+        """The five services as their own processes, each with its own new database, started together
+        and returned once every one is ready. The notification service sends to `smtp_port` and fetches
+        ticket sheets from this wallet; the affiliation service hashes passwords with test-sized argon2
+        settings; `env` adds settings by service name. Stop them with `.stop()` (the session's end does
+        it too). Use from a synchronous fixture: creating the databases runs its own event loop."""
+        env = env or {}
+        wallet = self.service("wallet", smtp_port=smtp_port, env=env.get("wallet"))
+        extra = {
+            "affiliation": FAST_PASSWORD_HASHING | env.get("affiliation", {}),
+            "notification": {"CARNET_WALLET_URL": wallet.url} | env.get("notification", {}),
+        }
+        processes = {name: wallet if name == "wallet" else
+                     self.service(name, smtp_port=smtp_port, env=extra.get(name, env.get(name)))
+                     for name in SERVICES}
+        services = FiveServices(processes)
+        for process in processes.values():
+            process.start(wait=False)
+        try:
+            for process in processes.values():
+                process.wait_ready(timeout=timeout)
+        except BaseException:
+            services.stop()
+            raise
+        return services
 
     # --- Kafka -------------------------------------------------------------------------------
 
@@ -271,4 +322,5 @@ def start_test_stack() -> TestStack:
     return TestStack(home=home, postgres=postgres, kafka=kafka, server_database_url=server_url, kafka_bootstrap=bootstrap)
 
 
-__all__ = ["SERVICE_PORTS", "ServiceProcess", "TestStack", "poll_database", "start_test_stack"]
+__all__ = ["FAST_PASSWORD_HASHING", "SERVICE_PORTS", "FiveServices", "ServiceProcess", "TestStack", "poll_database",
+           "start_test_stack"]
