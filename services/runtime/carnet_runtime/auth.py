@@ -225,7 +225,9 @@ def require(*roles: str, service_scope: str | None = None):
 def roles_documented(dependency, roles: tuple[str, ...], service_scope: str | None = None):
     """Mark an authentication dependency with the roles it lets in, for the OpenAPI document
     (`x-carnet-roles` on each operation: who may call it)."""
-    dependency.carnet_roles = tuple(roles) or ROLES
+    # No roles named: every person's role; a service only with the scope of its one call.
+    everyone = tuple(r for r in ROLES if r != "service" or service_scope)
+    dependency.carnet_roles = tuple(roles) or everyone
     dependency.carnet_service_scope = service_scope
     return dependency
 

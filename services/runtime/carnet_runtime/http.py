@@ -66,6 +66,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def error_responses(statuses: RefusalStatuses) -> dict[int | str, dict[str, Any]]:
+    """The error answers to document on a service's routes: the usual ones, and every other status of
+    the service's refusal table (410, 503...), each naming the codes it answers with."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status in sorted({*_ERROR_STATUSES, *(s for _, s in statuses.items() if 400 <= s < 600 and s != 500)}):
+        codes = ", ".join(statuses.codes(status))
+        description = _ERROR_STATUSES.get(status, "Refused")
+        documented[status] = {"model": ErrorBody, "description": f"{description}. Codes: {codes}" if codes else description}
+    return documented
+
+
 def error_response(status: int, code: str, message: str, details: dict | None = None,
                    headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, "details": details or {}}},

@@ -39,7 +39,7 @@ from . import db, purge
 from .auth import ServiceTokens, TokenVerifier, documented_roles
 from .consumers import Consumers
 from .errors import RefusalStatuses
-from .http import ERROR_RESPONSES, BodySizeLimit, install_error_handlers, install_request_metrics
+from .http import BodySizeLimit, error_responses, install_error_handlers, install_request_metrics
 from .lag import ConsumerLagMonitor
 from .outbox import Outbox, OutboxRelay
 from .purge import PurgeHook
@@ -134,7 +134,7 @@ class Service:
 
     def include_router(self, router: APIRouter) -> None:
         """Add a service's routes; each documents the error body of API.md for its refusals."""
-        self.api.include_router(router, responses=ERROR_RESPONSES)
+        self.api.include_router(router, responses=error_responses(self.refusals))
 
     def limit_body(self, route: str, max_bytes: int) -> None:
         """Give one route (a path template, e.g. `/v1/schools/{school_id}/roster`) its own body limit."""
