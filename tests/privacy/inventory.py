@@ -89,15 +89,38 @@ def runtime_migrations() -> list[Path]:
     return sorted((REPO / "services" / "runtime" / "carnet_runtime" / "migrations").glob("*.sql"))
 
 
+# The one table the runtime creates in code rather than in a migration file (carnet_runtime/db.py).
+RUNTIME_CODE_TABLES = {"schema_migrations": {"scope", "version", "applied_at"}}
+
+
+def runtime_tables() -> dict[str, set[str]]:
+    return {**tables_of(runtime_migrations()), **RUNTIME_CODE_TABLES}
+
+
+def kafka_retention_problems(classified: dict) -> list[str]:
+    """The `[kafka]` section: the topics the service writes, each with its retention (or one for all)."""
+    kafka = classified.get("kafka", {})
+    topics = kafka.get("topics")
+    if not topics:
+        return ["[kafka] topics missing"]
+    if kafka.get("retention"):
+        return []
+    if isinstance(topics, dict):
+        return [f"[kafka] {name}: retention missing" for name, topic in topics.items()
+                if not (isinstance(topic, dict) and topic.get("retention"))]
+    return ["[kafka] retention missing"]
+
+
 def inventory(service: str) -> dict:
     path = REPO / "services" / service / "privacy.toml"
     return tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def unclassified(tables: dict[str, set[str]], classified: dict) -> list[str]:
-    """Columns the inventory does not classify, and classifications of columns that do not exist."""
+def unclassified(tables: dict[str, set[str]], classified: dict, *, also_known: set[str] = frozenset()) -> list[str]:
+    """Columns the inventory does not classify, and classifications of columns that do not exist
+    (`also_known`: tables classified elsewhere that a service's inventory may repeat: the runtime's)."""
     problems = []
-    entries = classified.get("tables", {})
+    entries = {t: e for t, e in classified.get("tables", {}).items() if t not in also_known or t in tables}
     for table, columns in sorted(tables.items()):
         entry = entries.get(table)
         if entry is None:
