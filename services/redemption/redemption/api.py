@@ -8,18 +8,20 @@ from datetime import date, datetime, time
 from time import time as unix_time
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Body, Depends, Header, Query
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from carnet_contracts.calendar import PARIS
 from carnet_runtime import Refusal, field_errors
-from carnet_runtime.auth import Principal, TokenVerifier, bearer_token, forbidden
+from carnet_runtime.auth import Principal, TokenVerifier, bearer_token, forbidden, roles_documented
 from carnet_runtime.http import ErrorBody
+from carnet_runtime.text import plain_text
 
 from . import views
-from .domain import validity_end
+from .application import LateCorrection
+from .domain import Then, validity_end
 
 if TYPE_CHECKING:
     from .app import RedemptionApp
@@ -46,15 +48,27 @@ _CHECK_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 _CANCEL_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": codes} for status, codes in {
-        403: "REDEMPTION_OF_OTHER_AFFILIATE (or FORBIDDEN: a token that is not an affiliate's)",
+        403: "REDEMPTION_OF_OTHER_AFFILIATE (or FORBIDDEN: a token that is neither an affiliate's nor the admin's)",
         404: "REDEMPTION_UNKNOWN",
-        409: "CANCEL_PERIOD_OVER (details.cancellable_until), REDEMPTION_IN_REIMBURSEMENT_BATCH",
+        409: "CANCEL_PERIOD_OVER (details.cancellable_until; the affiliate's cancel only), "
+             "REDEMPTION_IN_REIMBURSEMENT_BATCH",
+        422: "VALIDATION_ERROR: the admin's cancel without a `reason`",
     }.items()
 }
 
 
 class RedeemTicket(BaseModel):
     ticket_code: str = Field(max_length=200, description="What the barcode holds or the person typed.")
+
+
+class LateCorrectionBody(BaseModel):
+    """The admin's cancel (the affiliate's sends no body)."""
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+                      AfterValidator(plain_text)] = Field(
+        description="Why the redemption is cancelled; kept with who and when, and told to the organisation")
+    then: Then = Field(Then.REDEEMABLE, description="What the ticket becomes: redeemable again, or voided "
+                                                    "(its code refused for ever; the family may credit it again)")
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -88,20 +102,35 @@ class VerifiedTokens:
         return principal
 
 
+def _caller(tokens: VerifiedTokens, verifier: TokenVerifier, credentials: HTTPAuthorizationCredentials | None,
+            roles: tuple[str, ...]) -> Principal:
+    """carnet_runtime.auth.require(*roles), remembering verified tokens: on the scanner's hot path a
+    signature check costs more than the redemption's own work. 401 without a valid token, 403 for a
+    role not in `roles` and for an affiliate's token without its organisation."""
+    principal = tokens.principal(bearer_token(credentials), verifier)
+    if principal.role not in roles:
+        raise forbidden()
+    if principal.role == "affiliate" and not principal.affiliate_id:
+        raise forbidden("Ce compte n'est rattaché à aucun organisme affilié.")
+    return principal
+
+
 def affiliate_dependency(tokens: VerifiedTokens, verifier: TokenVerifier):
-    """The affiliate the request acts for: 401 without a valid token, 403 for another role."""
+    """The affiliate the request acts for (its `affiliate_id`)."""
 
     async def affiliate_id(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> str:
-        """carnet_runtime.auth.require("affiliate"), remembering verified tokens: on the scanner's
-        hot path a signature check costs more than the redemption's own work."""
-        principal = tokens.principal(bearer_token(credentials), verifier)
-        if principal.role != "affiliate":
-            raise forbidden()
-        if not principal.affiliate_id:
-            raise forbidden("Ce compte n'est rattaché à aucun organisme affilié.")
-        return principal.affiliate_id
+        return _caller(tokens, verifier, credentials, ("affiliate",)).affiliate_id  # type: ignore[return-value]
 
-    return Depends(affiliate_id)
+    return Depends(roles_documented(affiliate_id, ("affiliate",)))
+
+
+def principal_dependency(tokens: VerifiedTokens, verifier: TokenVerifier, roles: tuple[str, ...]):
+    """The caller, one of `roles`."""
+
+    async def principal(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+        return _caller(tokens, verifier, credentials, roles)
+
+    return Depends(roles_documented(principal, roles))
 
 
 def _instant(text: str | None, field: str, *, end_of_day: bool) -> datetime | None:
@@ -125,7 +154,9 @@ def _instant(text: str | None, field: str, *, end_of_day: bool) -> datetime | No
 def router(app: RedemptionApp) -> APIRouter:
     scanner, store = app.scanner, app.scanner_store
     routes = APIRouter(prefix="/v1", tags=["redemption"])
-    affiliate = affiliate_dependency(VerifiedTokens(), app.service.token_verifier)
+    tokens = VerifiedTokens()
+    affiliate = affiliate_dependency(tokens, app.service.token_verifier)
+    affiliate_or_admin = principal_dependency(tokens, app.service.token_verifier, ("affiliate", "admin"))
 
     # The hot path answers the key's kept answer as it is, with its status (a 201, or a refusal kept for
     # the key): not validated again by a response model (+4 to 9 us per request, measured), the 201
@@ -163,8 +194,15 @@ def router(app: RedemptionApp) -> APIRouter:
         return views.redemption_list(found)
 
     @routes.post("/redemptions/{redemption_id}/cancel", responses=_CANCEL_RESPONSES)
-    async def cancel(redemption_id: str, affiliate_id: str = affiliate) -> views.RedemptionView:
-        """Undo a mistaken redemption within the campaign's grace period: the ticket is redeemable again."""
-        return views.redemption(await scanner.cancel(app.uow(), affiliate_id, redemption_id))
+    async def cancel(
+        redemption_id: str,
+        body: Annotated[LateCorrectionBody | None, Body()] = None,
+        principal: Principal = affiliate_or_admin,
+    ) -> views.RedemptionView:
+        """The affiliate who redeemed, within the campaign's grace period, no body: the ticket is redeemable
+        again. The admin, at any time before the redemption is in a reimbursement batch, with a `reason`:
+        the ticket is redeemable again or voided (`then`). Cancelling twice is harmless."""
+        correction = LateCorrection(body.reason, body.then) if body is not None else None
+        return views.redemption(await scanner.cancel_as(app.uow(), principal, redemption_id, correction))
 
     return routes

@@ -23,17 +23,22 @@ from carnet_contracts.events import (
     AffiliateActivated,
     AffiliateSuspended,
     CampaignPublished,
+    CampaignPurgeStarted,
     RedemptionCancelled,
     RedemptionRejected,
     ReimbursementBatchCreated,
     TicketAssigned,
     TicketCredited,
     TicketRedeemed,
+    TicketReplaced,
+    TicketReplaceRefused,
+    TicketReplaceRequested,
     TicketVoided,
     TicketVoidRefused,
     TicketVoidRequested,
 )
-from carnet_runtime import Refusal
+from carnet_runtime import Refusal, invalid_fields
+from carnet_runtime.auth import Principal
 
 from . import domain as d
 from .refusals import REFUSALS
@@ -90,6 +95,14 @@ class TicketCheck:
 
 
 @dataclass(frozen=True)
+class LateCorrection:
+    """The admin's cancel of a redemption after the grace period: why, and what the ticket becomes."""
+
+    reason: str
+    then: d.Then = d.Then.REDEEMABLE
+
+
+@dataclass(frozen=True)
 class RedemptionList:
     redemptions: list[tuple[d.Redemption, str]]  # with the ticket's code suffix
 
@@ -132,7 +145,8 @@ class Scanner:
                             d.check_same_request(look.stored.fingerprint, code_hash)
                             _REPLAYED.inc()
                             return KeptAnswer(look.stored.status_code, look.stored.body)
-                        ticket = d.check_redemption(look.ticket, look.affiliate, affiliate_id, now, self.limit)
+                        ticket = d.check_redemption(look.ticket, look.affiliate, affiliate_id, now, self.limit,
+                                                    look.retired)
                     except Refusal as refusal:
                         if refusal.code in NOT_KEPT:
                             REDEMPTIONS.labels(refusal.code).inc()
@@ -176,7 +190,7 @@ class Scanner:
         async with store.connection() as conn:
             look = await store.look(conn, affiliate_id, code_hash, None)
             try:
-                ticket = d.check_redemption(look.ticket, look.affiliate, affiliate_id, now, self.limit)
+                ticket = d.check_redemption(look.ticket, look.affiliate, affiliate_id, now, self.limit, look.retired)
             except Refusal as refusal:
                 if refusal.code == d.TICKET_UNKNOWN:
                     await store.note_unknown_code(conn, affiliate_id, now)
@@ -191,40 +205,88 @@ class Scanner:
         """The affiliate's own redemptions between two instants, oldest first."""
         return RedemptionList(await store.redemptions_of(affiliate_id, since, until, limit))
 
+    async def cancel_as(self, uow: RedemptionUnitOfWork, actor: Principal, redemption_id: str,
+                        correction: LateCorrection | None) -> d.Redemption:
+        """POST /v1/redemptions/{id}/cancel: the affiliate's own cancel (no body), or the admin's late
+        correction (a reason is required)."""
+        if actor.role != "admin":
+            assert actor.affiliate_id is not None
+            return await self.cancel(uow, actor.affiliate_id, redemption_id)
+        if correction is None:
+            raise invalid_fields({"reason": "required: why the redemption is cancelled"})
+        return await self.correct(uow, actor.sub, redemption_id, correction)
+
     async def cancel(self, uow: RedemptionUnitOfWork, affiliate_id: str, redemption_id: str) -> d.Redemption:
         """Undo a mistaken redemption within the campaign's grace period: the ticket is redeemable again."""
-        try:
-            rid = uuid.UUID(redemption_id)
-        except ValueError:
-            raise d.redemption_unknown() from None
         async with uow:
-            found = await uow.redemptions.get_for_update(rid)
-            if found is None:
-                raise d.redemption_unknown()
-            redemption, ticket, campaign = found
+            redemption, ticket, campaign = await _redemption_for_update(uow, redemption_id)
             now = self.clock()
             if d.check_cancel(redemption, affiliate_id, d.cancel_grace(campaign), now):
-                redemption, restored = d.cancel(redemption, ticket, now)
-                await uow.redemptions.save_cancelled(redemption)
-                await uow.tickets.save(restored)
-                uow.publish(RedemptionCancelled(
-                    redemption_id=redemption.redemption_id,
-                    ticket_id=redemption.ticket_id,
-                    wallet_id=redemption.wallet_id,
-                    campaign_id=redemption.campaign_id,
-                    affiliate_id=redemption.affiliate_id,
-                    amount_cents=redemption.amount_cents,
-                    cancelled_at=now,
-                ))
+                redemption = await _cancel(uow, *d.cancel(redemption, ticket, now), now)
         return redemption
+
+    async def correct(self, uow: RedemptionUnitOfWork, admin_sub: str, redemption_id: str,
+                      correction: LateCorrection) -> d.Redemption:
+        """The admin cancels a redemption at any time until a reimbursement batch holds it, with a reason
+        (kept with who and when): the ticket is redeemable again, or voided (its code retired for ever,
+        TicketVoided after RedemptionCancelled)."""
+        async with uow:
+            redemption, ticket, _ = await _redemption_for_update(uow, redemption_id)
+            now = self.clock()
+            if d.check_late_correction(redemption):
+                cancelled, ticket = d.cancel(redemption, ticket, now, by_role=d.CancelledBy.ADMIN, by=admin_sub,
+                                             reason=correction.reason, then=correction.then)
+                redemption = await _cancel(uow, cancelled, ticket, now)
+        return redemption
+
+
+async def _redemption_for_update(
+    uow: RedemptionUnitOfWork, redemption_id: str
+) -> tuple[d.Redemption, d.Ticket, d.Campaign | None]:
+    try:
+        rid = uuid.UUID(redemption_id)
+    except ValueError:
+        raise d.redemption_unknown() from None
+    found = await uow.redemptions.get_for_update(rid)
+    if found is None:
+        raise d.redemption_unknown()
+    return found
+
+
+async def _cancel(uow: RedemptionUnitOfWork, redemption: d.Redemption, ticket: d.Ticket, now: datetime) -> d.Redemption:
+    """Store a cancel `domain.cancel` decided, and say so; a ticket voided by it has its code retired."""
+    await uow.redemptions.save_cancelled(redemption)
+    await uow.tickets.save(ticket)
+    assert redemption.cancelled_by_role is not None and redemption.cancel_then is not None
+    uow.publish(RedemptionCancelled(
+        redemption_id=redemption.redemption_id,
+        ticket_id=redemption.ticket_id,
+        wallet_id=redemption.wallet_id,
+        campaign_id=redemption.campaign_id,
+        affiliate_id=redemption.affiliate_id,
+        amount_cents=redemption.amount_cents,
+        cancelled_at=now,
+        cancelled_by_role=redemption.cancelled_by_role.value,
+        reason=redemption.cancel_reason,
+        then=redemption.cancel_then.value,
+    ))
+    if ticket.status is d.TicketStatus.VOIDED:
+        await uow.tickets.retire_code(ticket.ticket_id, d.Retired.VOIDED, now)
+        uow.publish(TicketVoided(ticket_id=ticket.ticket_id, wallet_id=ticket.wallet_id,
+                                 campaign_id=ticket.campaign_id, amount_cents=ticket.amount_cents, voided_at=now))
+    return redemption
 
 
 # --- what the other services' events change ----------------------------------------------------
 
 
 async def credit_ticket(uow: RedemptionUnitOfWork, event: TicketCredited) -> None:
-    """The wallet credited a ticket: redeemable under its code's hash (a spent ticket stays spent)."""
+    """The wallet credited a ticket: redeemable under its code's hash (a spent ticket stays spent). A
+    ticket voided then credited again comes with a new code; a retired code never comes back."""
     async with uow:
+        if await uow.tickets.is_retired(event.code_hash):
+            log.warning("a credit names a retired code: ignored", extra={"ticket_id": event.ticket_id})
+            return
         existing = await uow.tickets.get_for_update(event.ticket_id)
         incoming = d.Ticket(
             ticket_id=event.ticket_id,
@@ -249,19 +311,22 @@ async def assign_ticket(uow: RedemptionUnitOfWork, event: TicketAssigned) -> Non
 async def void_ticket(
     uow: RedemptionUnitOfWork, event: TicketVoidRequested, clock: Callable[[], datetime] = utc_now
 ) -> None:
-    """The family asked to void a ticket: voided if not spent (TicketVoided), refused with the
-    reason if spent (TicketVoidRefused); this service alone knows which."""
+    """The family asked to void a ticket: voided if not spent, its code retired for ever (TicketVoided;
+    the wallet may credit it again, with a new code), refused with the reason if spent
+    (TicketVoidRefused); this service alone knows which."""
     async with uow:
         decision = d.void(await uow.tickets.get_for_update(event.ticket_id))
         if decision.refusal is None:
+            now = clock()
             if decision.ticket is not None:
                 await uow.tickets.save(decision.ticket)
+                await uow.tickets.retire_code(event.ticket_id, d.Retired.VOIDED, now)
             uow.publish(TicketVoided(
                 ticket_id=event.ticket_id,
                 wallet_id=event.wallet_id,
                 campaign_id=event.campaign_id,
                 amount_cents=decision.ticket.amount_cents if decision.ticket else 0,
-                voided_at=clock(),
+                voided_at=now,
             ))
         else:
             assert decision.ticket is not None
@@ -273,6 +338,34 @@ async def void_ticket(
                 reason=decision.refusal.message,
                 redeemed_at=decision.ticket.redeemed_at,
             ))
+
+
+async def replace_ticket(
+    uow: RedemptionUnitOfWork, event: TicketReplaceRequested, clock: Callable[[], datetime] = utc_now
+) -> bool:
+    """A lost or stolen ticket: if still redeemable, its old code is retired as replaced and the new one
+    is its code (TicketReplaced); if it was redeemed meanwhile, it stays so (TicketReplaceRefused, with
+    when and by whom). One conditional statement decides, under the guard a redemption takes, so a
+    replacement racing a redemption ends with exactly one of them."""
+    async with uow:
+        now = clock()
+        replaced, ticket = await uow.tickets.replace_code(event.ticket_id, event.new_code_hash,
+                                                          event.new_code_suffix, now)
+        if replaced:
+            uow.publish(TicketReplaced(ticket_id=event.ticket_id, wallet_id=event.wallet_id,
+                                       campaign_id=event.campaign_id, replaced_at=now))
+        else:
+            refusal = d.replace_refused(ticket)
+            uow.publish(TicketReplaceRefused(
+                ticket_id=event.ticket_id,
+                wallet_id=event.wallet_id,
+                campaign_id=event.campaign_id,
+                reason_code=refusal.code,
+                reason=refusal.message,
+                redeemed_at=ticket.redeemed_at if ticket else None,
+                affiliate_id=ticket.redeemed_by if ticket else None,
+            ))
+    return replaced
 
 
 async def activate_affiliate(uow: RedemptionUnitOfWork, event: AffiliateActivated) -> None:
@@ -303,3 +396,10 @@ async def lock_in_batch(uow: RedemptionUnitOfWork, event: ReimbursementBatchCrea
             extra={"batch_id": event.batch_id, "expected": len(event.redemption_ids), "locked": locked},
         )
     return locked
+
+
+async def purge_campaign(uow: RedemptionUnitOfWork, event: CampaignPurgeStarted) -> None:
+    """This service's share of a campaign's purge: the staff accounts and free-text reasons of its late
+    corrections (amounts, dates and what the ticket became are kept for the figures)."""
+    async with uow:
+        await uow.redemptions.forget_correctors(event.campaign_id)

@@ -1,5 +1,6 @@
 """Kafka handlers: each runs its use case in the runtime's transaction (which also records the
-event id, so a redelivered event changes nothing twice)."""
+event id, so a redelivered event changes nothing twice); and this service's share of a campaign's
+purge, in the runtime's purge transaction."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from carnet_contracts.events import (
     AffiliateActivated,
     AffiliateSuspended,
     CampaignPublished,
+    CampaignPurgeStarted,
     ReimbursementBatchCreated,
     TicketAssigned,
     TicketCredited,
+    TicketReplaceRequested,
     TicketVoidRequested,
 )
 from carnet_runtime import Service
@@ -34,6 +37,10 @@ def register(service: Service) -> None:
     async def void_requested(conn: asyncpg.Connection, event: TicketVoidRequested, _: Envelope) -> None:
         await application.void_ticket(RedemptionUnitOfWork.joining(conn, service.outbox), event)
 
+    @service.on(TicketReplaceRequested)
+    async def replace_requested(conn: asyncpg.Connection, event: TicketReplaceRequested, _: Envelope) -> None:
+        await application.replace_ticket(RedemptionUnitOfWork.joining(conn, service.outbox), event)
+
     @service.on(AffiliateActivated)
     async def activated(conn: asyncpg.Connection, event: AffiliateActivated, _: Envelope) -> None:
         await application.activate_affiliate(RedemptionUnitOfWork.joining(conn, service.outbox), event)
@@ -49,3 +56,7 @@ def register(service: Service) -> None:
     @service.on(ReimbursementBatchCreated)
     async def batched(conn: asyncpg.Connection, event: ReimbursementBatchCreated, _: Envelope) -> None:
         await application.lock_in_batch(RedemptionUnitOfWork.joining(conn, service.outbox), event)
+
+    @service.on_campaign_purge
+    async def purge(conn: asyncpg.Connection, event: CampaignPurgeStarted) -> None:
+        await application.purge_campaign(RedemptionUnitOfWork.joining(conn, service.outbox), event)

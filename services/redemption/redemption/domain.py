@@ -1,9 +1,11 @@
-"""Redemption: whether a ticket can be spent now, spending it once, undoing a mistake, voiding.
+"""Redemption: whether a ticket can be spent now, spending it once, undoing a mistake, voiding,
+replacing a lost ticket's code.
 
 Pure rules: no I/O, no framework. The store answers the scanner from its own view of
 every ticket; it spends a ticket with one conditional update that repeats the checks
 of `check_redemption` in its WHERE clause, so the rule below and the database guard
-agree, and only one request can ever win a ticket.
+agree, and only one request can ever win a ticket. The refusals, with their French
+sentences, are in messages.py (and are names of this module too: `domain.ticket_voided()`).
 """
 
 from __future__ import annotations
@@ -14,27 +16,12 @@ from enum import StrEnum
 from typing import Any
 
 from carnet_contracts.calendar import end_of_paris_day
-from carnet_contracts.display import day as format_day
 from carnet_contracts.display import moment as format_moment
 from carnet_runtime import Refusal
 
-DEFAULT_CANCEL_GRACE_MINUTES = 30
+from .messages import *  # noqa: F403  (every code and refusal, names of the domain too)
 
-# Stable refusal codes (API.md). The HTTP status of each is decided in one place, refusals.py.
-CODE_MALFORMED = "CODE_MALFORMED"
-TICKET_UNKNOWN = "TICKET_UNKNOWN"
-TICKET_ALREADY_REDEEMED = "TICKET_ALREADY_REDEEMED"
-TICKET_EXPIRED = "TICKET_EXPIRED"
-TICKET_VOIDED = "TICKET_VOIDED"
-TICKET_RESERVED_FOR_OTHER_AFFILIATE = "TICKET_RESERVED_FOR_OTHER_AFFILIATE"
-AFFILIATE_NOT_ACTIVE = "AFFILIATE_NOT_ACTIVE"
-IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
-TOO_MANY_UNKNOWN_CODES = "TOO_MANY_UNKNOWN_CODES"
-REDEMPTION_UNKNOWN = "REDEMPTION_UNKNOWN"
-REDEMPTION_OF_OTHER_AFFILIATE = "REDEMPTION_OF_OTHER_AFFILIATE"
-CANCEL_PERIOD_OVER = "CANCEL_PERIOD_OVER"
-REDEMPTION_IN_REIMBURSEMENT_BATCH = "REDEMPTION_IN_REIMBURSEMENT_BATCH"
-REDEMPTION_BUSY = "REDEMPTION_BUSY"
+DEFAULT_CANCEL_GRACE_MINUTES = 30
 
 
 # The first instant a ticket is no longer valid; the wallet shows "expired" from the same instant.
@@ -45,6 +32,26 @@ class TicketStatus(StrEnum):
     REDEEMABLE = "redeemable"
     REDEEMED = "redeemed"
     VOIDED = "voided"
+
+
+class Retired(StrEnum):
+    """Why a code was retired for ever: its ticket was voided, or it was replaced by a new code
+    (the ticket was declared lost or stolen)."""
+
+    VOIDED = "voided"
+    REPLACED = "replaced"
+
+
+class Then(StrEnum):
+    """What a ticket becomes when its redemption is cancelled."""
+
+    REDEEMABLE = "redeemable"
+    VOID = "void"
+
+
+class CancelledBy(StrEnum):
+    AFFILIATE = "affiliate"
+    ADMIN = "admin"
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,11 @@ class Redemption:
     status: RedemptionStatus = RedemptionStatus.ACTIVE
     cancelled_at: datetime | None = None
     batch_id: str | None = None
+    # Who cancelled it (the affiliate's id, or the admin's account), why, and what the ticket became.
+    cancelled_by_role: CancelledBy | None = None
+    cancelled_by: str | None = None
+    cancel_reason: str | None = None
+    cancel_then: Then | None = None
 
     def answer(self) -> dict[str, Any]:
         """The 201 body of API.md, also what a retry with the same key gets back."""
@@ -159,141 +171,12 @@ class GuessingLimit:
         return wait if wait > timedelta(0) else None
 
 
-# --- refusals, each with what happened and what to do, in the words of the counter ---
-
-
-def code_malformed(reason: str) -> Refusal:
-    return Refusal(
-        CODE_MALFORMED,
-        "Ce code n'est pas un code de ticket valable : un caractère a sans doute été mal saisi. "
-        "Vérifiez le code imprimé sous le code-barre et saisissez-le de nouveau, ou scannez le ticket.",
-        {"fields": [{"field": "ticket_code", "problem": reason}]},
-    )
-
-
-def ticket_unknown() -> Refusal:
-    return Refusal(
-        TICKET_UNKNOWN,
-        "Ce code ne correspond à aucun ticket du Pass. Vérifiez le code saisi ; s'il est exact, "
-        "le ticket n'a pas été crédité par la famille et ne peut pas être encaissé.",
-    )
-
-
-def ticket_already_redeemed(ticket: Ticket, affiliate_id: str) -> Refusal:
-    assert ticket.redeemed_at is not None
-    by = "par votre organisme" if ticket.redeemed_by == affiliate_id else "par un autre organisme"
-    return Refusal(
-        TICKET_ALREADY_REDEEMED,
-        f"Ce ticket a déjà été utilisé le {format_moment(ticket.redeemed_at)} {by}. "
-        "Un ticket ne s'utilise qu'une fois : ne l'acceptez pas en paiement.",
-        {"redeemed_at": ticket.redeemed_at.isoformat(), "redeemed_by_you": ticket.redeemed_by == affiliate_id},
-    )
-
-
-def ticket_expired(ticket: Ticket) -> Refusal:
-    end = ticket.valid_through
-    return Refusal(
-        TICKET_EXPIRED,
-        f"Ce ticket n'est plus valable depuis le {format_day(end.date())} : la validité du Pass "
-        f"s'est terminée le {format_day(ticket.valid_until)}. Il ne peut plus être encaissé.",
-        {"valid_until": ticket.valid_until.isoformat(), "expired_since": end.isoformat()},
-    )
-
-
-def ticket_voided() -> Refusal:
-    return Refusal(
-        TICKET_VOIDED,
-        "Ce ticket a été annulé par la famille et n'a plus de valeur : ne l'acceptez pas. "
-        "La famille peut présenter un autre ticket de son Pass.",
-    )
-
-
-def ticket_reserved_for_other_affiliate() -> Refusal:
-    return Refusal(
-        TICKET_RESERVED_FOR_OTHER_AFFILIATE,
-        "La famille a réservé ce ticket à un autre organisme : vous ne pouvez pas l'encaisser. "
-        "Elle peut changer l'organisme choisi depuis son espace Pass.",
-    )
-
-
-def affiliate_not_active() -> Refusal:
-    return Refusal(
-        AFFILIATE_NOT_ACTIVE,
-        "Votre organisme ne peut pas encaisser de tickets : l'affiliation n'est pas active. "
-        "Signez votre convention d'affiliation électronique, ou contactez le Département si votre compte a été suspendu.",
-    )
-
-
-def idempotency_key_reused() -> Refusal:
-    return Refusal(
-        IDEMPOTENCY_KEY_REUSED,
-        "Cette demande reprend l'identifiant d'une demande précédente faite pour un autre ticket : "
-        "rien n'a été encaissé. Scannez ou saisissez de nouveau le ticket.",
-    )
-
-
-def too_many_unknown_codes(wait: timedelta, now: datetime) -> Refusal:
-    seconds = max(1, int(-(-wait.total_seconds() // 1)))
-    return Refusal(
-        TOO_MANY_UNKNOWN_CODES,
-        "Trop de codes inconnus ont été saisis en peu de temps : les encaissements de votre organisme "
-        f"sont suspendus jusqu'au {format_moment(now + timedelta(seconds=seconds))}. "
-        "Vérifiez les tickets présentés, puis réessayez.",
-        {"retry_after_seconds": seconds},
-        retry_after=seconds,
-    )
-
-
-def redemption_busy() -> Refusal:
-    """A request that lost its race more times than competitors can explain: let the scanner retry."""
-    return Refusal(
-        REDEMPTION_BUSY,
-        "Le ticket est en cours de traitement par une autre demande : réessayez dans un instant.",
-    )
-
-
-def void_refused_spent(ticket: Ticket) -> Refusal:
-    """Told to the family, whose void request came too late."""
-    assert ticket.redeemed_at is not None
-    return Refusal(
-        TICKET_ALREADY_REDEEMED,
-        f"Ce ticket a déjà été utilisé auprès d'un organisme le {format_moment(ticket.redeemed_at)} : "
-        "il ne peut plus être annulé et son montant reste dépensé.",
-        {"redeemed_at": ticket.redeemed_at.isoformat()},
-    )
-
-
-def redemption_unknown() -> Refusal:
-    return Refusal(REDEMPTION_UNKNOWN, "Cet encaissement est introuvable : vérifiez sa référence.")
-
-
-def redemption_of_other_affiliate() -> Refusal:
-    return Refusal(
-        REDEMPTION_OF_OTHER_AFFILIATE,
-        "Cet encaissement a été fait par un autre organisme : seul l'organisme qui a encaissé le ticket peut l'annuler.",
-    )
-
-
-def cancel_period_over(redemption: Redemption, grace: timedelta) -> Refusal:
-    minutes = int(grace.total_seconds() // 60)
-    deadline = redemption.redeemed_at + grace
-    return Refusal(
-        CANCEL_PERIOD_OVER,
-        f"Un encaissement s'annule dans les {minutes} minutes ; celui-ci ne pouvait plus l'être après le "
-        f"{format_moment(deadline)}. Contactez le Département si le ticket a été encaissé par erreur.",
-        {"redeemed_at": redemption.redeemed_at.isoformat(), "cancellable_until": deadline.isoformat()},
-    )
-
-
-def redemption_in_reimbursement_batch() -> Refusal:
-    return Refusal(
-        REDEMPTION_IN_REIMBURSEMENT_BATCH,
-        "Cet encaissement fait déjà partie d'un remboursement : il ne peut plus être annulé. "
-        "Contactez le Département si le ticket a été encaissé par erreur.",
-    )
-
-
 # --- decisions and transitions ---
+
+
+def retired_code(reason: Retired) -> Refusal:
+    """What a retired code answers for ever."""
+    return ticket_replaced() if reason is Retired.REPLACED else ticket_voided()
 
 
 def check_redemption(
@@ -302,8 +185,10 @@ def check_redemption(
     affiliate_id: str,
     now: datetime,
     limit: GuessingLimit,
+    retired: Retired | None = None,
 ) -> Ticket:
     """What redeeming would do now: the ticket that would be spent, or the Refusal raised.
+    `retired`: the code was retired (voided or replaced), whatever its ticket became since.
 
     The affiliate comes first: one that may not redeem, or is throttled for guessing,
     learns nothing about the ticket.
@@ -313,6 +198,8 @@ def check_redemption(
     wait = limit.retry_after(affiliate.unknown_codes_tat, now)
     if wait is not None:
         raise too_many_unknown_codes(wait, now)
+    if retired is not None:
+        raise retired_code(retired)
     if ticket is None:
         raise ticket_unknown()
     if ticket.status is TicketStatus.REDEEMED:
@@ -368,14 +255,38 @@ def check_cancel(redemption: Redemption | None, affiliate_id: str, grace: timede
     return True
 
 
-def cancel(redemption: Redemption, ticket: Ticket, now: datetime) -> tuple[Redemption, Ticket]:
-    """Undo a mistaken redemption that `check_cancel` allowed: the ticket is redeemable again."""
-    cancelled = replace(redemption, status=RedemptionStatus.CANCELLED, cancelled_at=now)
+def check_late_correction(redemption: Redemption | None) -> bool:
+    """May the admin cancel this redemption (at any time, until a reimbursement batch holds it)?
+    False: it is already cancelled (nothing to do)."""
+    if redemption is None:
+        raise redemption_unknown()
+    if redemption.status is RedemptionStatus.CANCELLED:
+        return False
+    if redemption.batch_id is not None:
+        raise redemption_in_reimbursement_batch()
+    return True
+
+
+def cancel(
+    redemption: Redemption,
+    ticket: Ticket,
+    now: datetime,
+    *,
+    by_role: CancelledBy = CancelledBy.AFFILIATE,
+    by: str | None = None,
+    reason: str | None = None,
+    then: Then = Then.REDEEMABLE,
+) -> tuple[Redemption, Ticket]:
+    """Undo a redemption that `check_cancel` (the affiliate's) or `check_late_correction` (the admin's)
+    allowed: the ticket is redeemable again, or voided (its code then retired by the store)."""
+    cancelled = replace(
+        redemption, status=RedemptionStatus.CANCELLED, cancelled_at=now, cancelled_by_role=by_role,
+        cancelled_by=by if by is not None else redemption.affiliate_id, cancel_reason=reason, cancel_then=then,
+    )
     if ticket.redemption_id != redemption.redemption_id:
         return cancelled, ticket
-    restored = replace(
-        ticket, status=TicketStatus.REDEEMABLE, redemption_id=None, redeemed_at=None, redeemed_by=None
-    )
+    status = TicketStatus.VOIDED if then is Then.VOID else TicketStatus.REDEEMABLE
+    restored = replace(ticket, status=status, redemption_id=None, redeemed_at=None, redeemed_by=None)
     return cancelled, restored
 
 
@@ -413,3 +324,19 @@ def apply_assigned(ticket: Ticket, affiliate_id: str | None) -> Ticket:
 
 def lock_in_batch(redemption: Redemption, batch_id: str) -> Redemption:
     return replace(redemption, batch_id=batch_id)
+
+
+def replace_refused(ticket: Ticket | None) -> Refusal:
+    """Why a replacement could not revoke the ticket's code: told to the family (it was redeemed
+    meanwhile), or, should the wallet ask for a ticket it is not, why."""
+    if ticket is None:
+        return ticket_unknown()
+    if ticket.status is TicketStatus.VOIDED:
+        return ticket_voided()
+    assert ticket.status is TicketStatus.REDEEMED and ticket.redeemed_at is not None
+    return Refusal(
+        TICKET_ALREADY_REDEEMED,
+        f"Ce ticket a été utilisé auprès d'un organisme le {format_moment(ticket.redeemed_at)}, avant que "
+        "son remplacement ne soit enregistré : il ne peut plus être remplacé et son montant reste dépensé.",
+        {"redeemed_at": ticket.redeemed_at.isoformat()},
+    )

@@ -14,7 +14,8 @@ REFUSALS: dict[str, int] = {
     d.TICKET_UNKNOWN: 404,
     d.TICKET_ALREADY_REDEEMED: 409,  # details.redeemed_at: when
     d.TICKET_EXPIRED: 409,  # details.valid_until, expired_since
-    d.TICKET_VOIDED: 409,
+    d.TICKET_VOIDED: 409,  # the code was retired when its ticket was voided
+    d.TICKET_REPLACED: 409,  # the code was retired when the family declared the ticket lost
     d.TICKET_RESERVED_FOR_OTHER_AFFILIATE: 409,
     d.AFFILIATE_NOT_ACTIVE: 403,
     d.IDEMPOTENCY_KEY_REUSED: 422,
@@ -22,7 +23,7 @@ REFUSALS: dict[str, int] = {
     d.REDEMPTION_UNKNOWN: 404,
     d.REDEMPTION_OF_OTHER_AFFILIATE: 403,
     d.CANCEL_PERIOD_OVER: 409,
-    d.REDEMPTION_IN_REIMBURSEMENT_BATCH: 409,
+    d.REDEMPTION_IN_REIMBURSEMENT_BATCH: 409,  # cancel, the affiliate's or the admin's
     d.REDEMPTION_BUSY: 503,  # lost its race MAX_LAPS times: retry with the same key
 }
 

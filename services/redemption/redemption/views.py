@@ -40,6 +40,11 @@ class RedemptionView(Redeemed):
     status: Literal["active", "cancelled"]
     cancelled_at: Instant | None
     in_reimbursement_batch: bool
+    cancelled_by_role: Literal["affiliate", "admin"] | None = Field(
+        None, description="Who cancelled it: the organisation within its grace period, or the Département later")
+    cancel_reason: str | None = Field(None, description="The Département's reason for a late cancel")
+    cancel_then: Literal["redeemable", "void"] | None = Field(
+        None, description="What the ticket became: redeemable again, or voided (its code refused for ever)")
 
 
 class ListedRedemption(RedemptionView):
@@ -77,6 +82,8 @@ def _redemption_fields(r: d.Redemption) -> dict[str, Any]:
         "affiliate_id": r.affiliate_id, "redeemed_at": r.redeemed_at, "wallet_id": r.wallet_id,
         "campaign_id": r.campaign_id, "status": r.status.value, "cancelled_at": r.cancelled_at,
         "in_reimbursement_batch": r.batch_id is not None,
+        "cancelled_by_role": r.cancelled_by_role.value if r.cancelled_by_role else None,
+        "cancel_reason": r.cancel_reason, "cancel_then": r.cancel_then.value if r.cancel_then else None,
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 import asyncpg
 
@@ -11,6 +11,24 @@ from carnet_runtime import PostgresUnitOfWork
 
 from .. import domain as d
 from . import rows
+
+
+# The ticket is locked as it is now (a redemption in flight finishes first); it is replaced only if
+# redeemable, and its old code retired in the same statement.
+_REPLACE_CODE = f"""
+WITH found AS (
+    SELECT {rows.TICKET_COLUMNS}, t.code_hash FROM tickets t WHERE t.ticket_id = $1 FOR UPDATE
+), replaced AS (
+    UPDATE tickets t SET code_hash = $2, code_suffix = $3, updated_at = $4
+    FROM found f
+    WHERE t.ticket_id = f.ticket_id AND f.status = 'redeemable'
+    RETURNING f.code_hash AS old_hash
+), retired AS (
+    INSERT INTO retired_codes (code_hash, ticket_id, reason, retired_at)
+    SELECT old_hash, $1, 'replaced', $4 FROM replaced
+)
+SELECT f.*, EXISTS (SELECT 1 FROM replaced) AS replaced FROM found f
+"""
 
 
 class TicketRepository:
@@ -48,6 +66,32 @@ class TicketRepository:
             ticket.valid_through,
             ticket.reserved_for,
         )
+
+    async def is_retired(self, code_hash: str) -> bool:
+        return bool(await self.conn.fetchval("SELECT true FROM retired_codes WHERE code_hash = $1", code_hash))
+
+    async def retire_code(self, ticket_id: str, reason: d.Retired, now: datetime) -> None:
+        """The ticket's current code is refused for ever (its ticket may be credited again, with a new code)."""
+        await self.conn.execute(
+            """
+            INSERT INTO retired_codes (code_hash, ticket_id, reason, retired_at)
+            SELECT code_hash, ticket_id, $2, $3 FROM tickets WHERE ticket_id = $1
+            ON CONFLICT (code_hash) DO NOTHING
+            """,
+            ticket_id, reason.value, now,
+        )
+
+    async def replace_code(self, ticket_id: str, code_hash: str, code_suffix: str,
+                           now: datetime) -> tuple[bool, d.Ticket | None]:
+        """ONE conditional statement decides a replacement, under the guard a redemption takes: if the
+        ticket is redeemable, its code becomes the new one and the old one is retired as replaced. A
+        redemption in flight either committed first (the ticket is found redeemed: not replaced) or
+        waits for this transaction and then finds the old code retired. Whether it was replaced, and
+        the ticket as the decision found it."""
+        row = await self.conn.fetchrow(_REPLACE_CODE, ticket_id, code_hash, code_suffix, now)
+        if row is None:
+            return False, None
+        return row["replaced"], rows.ticket(row)
 
     async def save(self, ticket: d.Ticket) -> None:
         """The ticket's state: status, reservation and who spent it."""
@@ -94,11 +138,30 @@ class RedemptionRepository:
         return redemption, ticket, campaign
 
     async def save_cancelled(self, redemption: d.Redemption) -> None:
+        """Cancelled: when, by whom (the affiliate's id, or the admin's account), why, and what the ticket became."""
         await self.conn.execute(
-            "UPDATE redemptions SET status = $2, cancelled_at = $3 WHERE redemption_id = $1",
+            """
+            UPDATE redemptions SET status = $2, cancelled_at = $3, cancelled_by_role = $4, cancelled_by = $5,
+                                   cancel_reason = $6, cancel_then = $7
+            WHERE redemption_id = $1
+            """,
             uuid.UUID(redemption.redemption_id),
             redemption.status.value,
             redemption.cancelled_at,
+            redemption.cancelled_by_role.value if redemption.cancelled_by_role else None,
+            redemption.cancelled_by,
+            redemption.cancel_reason,
+            redemption.cancel_then.value if redemption.cancel_then else None,
+        )
+
+    async def forget_correctors(self, campaign_id: str) -> None:
+        """The campaign's purge: the admin's account and free-text reason of each late correction go."""
+        await self.conn.execute(
+            """
+            UPDATE redemptions SET cancelled_by = NULL, cancel_reason = NULL
+            WHERE campaign_id = $1 AND cancelled_by_role = 'admin' AND (cancelled_by IS NOT NULL OR cancel_reason IS NOT NULL)
+            """,
+            campaign_id,
         )
 
     async def lock_in_batch(self, batch_id: str, redemption_ids: list[str]) -> int:

@@ -46,4 +46,8 @@ def redemption(row: asyncpg.Record) -> d.Redemption:
         status=d.RedemptionStatus(row["status"]),
         cancelled_at=row["cancelled_at"],
         batch_id=row["batch_id"],
+        cancelled_by_role=d.CancelledBy(row["cancelled_by_role"]) if row["cancelled_by_role"] else None,
+        cancelled_by=row["cancelled_by"],
+        cancel_reason=row["cancel_reason"],
+        cancel_then=d.Then(row["cancel_then"]) if row["cancel_then"] else None,
     )

@@ -47,18 +47,25 @@ class StoredAnswer:
 
 @dataclass(frozen=True)
 class Look:
+    """What one query finds for a scanned code: the affiliate, the ticket the code is (or was, for a
+    retired code), the ticket's current code suffix, the key's first answer, and why the code was
+    retired, if it was."""
+
     affiliate: d.Affiliate | None
     ticket: d.Ticket | None
     code_suffix: str | None
     stored: StoredAnswer | None
+    retired: d.Retired | None = None
 
 
+# A retired code finds the ticket it was (voided, or since credited or replaced with a new code).
 _LOOK = f"""
 SELECT a.affiliate_id, a.active, a.unknown_codes_tat, {rows.TICKET_COLUMNS},
-       i.fingerprint, i.status_code, i.answer
+       i.fingerprint, i.status_code, i.answer, x.reason AS retired
 FROM (SELECT 1) AS one
 LEFT JOIN affiliates a ON a.affiliate_id = $1
-LEFT JOIN tickets t ON t.code_hash = $2
+LEFT JOIN retired_codes x ON x.code_hash = $2
+LEFT JOIN tickets t ON t.ticket_id = coalesce(x.ticket_id, (SELECT ticket_id FROM tickets WHERE code_hash = $2))
 LEFT JOIN idempotency_keys i ON i.affiliate_id = $1 AND i.idempotency_key = $3
 """
 
@@ -141,7 +148,8 @@ class ScannerStore:
         stored = (
             StoredAnswer(row["fingerprint"], row["status_code"], row["answer"]) if row["fingerprint"] is not None else None
         )
-        return Look(affiliate, ticket, row["code_suffix"], stored)
+        retired = d.Retired(row["retired"]) if row["retired"] else None
+        return Look(affiliate, ticket, row["code_suffix"], stored, retired)
 
     async def spend(
         self,

@@ -27,6 +27,7 @@ class FakeDatabase:
     campaigns: dict[str, tuple[d.Campaign, date]] = field(default_factory=dict)
     redemptions: dict[str, d.Redemption] = field(default_factory=dict)
     keys: dict[tuple[str, str], tuple[StoredAnswer, datetime]] = field(default_factory=dict)
+    retired: dict[str, tuple[str, d.Retired]] = field(default_factory=dict)  # code hash -> (ticket id, why)
     committed: list[Event] = field(default_factory=list)
 
     def snapshot(self) -> FakeDatabase:
@@ -57,13 +58,15 @@ class FakeScannerStore:
         yield None
 
     async def look(self, conn: Any, affiliate_id: str, code_hash: str, idempotency_key: str | None) -> Look:
-        ticket_id = self.db.code_hashes.get(code_hash)
+        retired = self.db.retired.get(code_hash)
+        ticket_id = retired[0] if retired else self.db.code_hashes.get(code_hash)
         kept = self.db.keys.get((affiliate_id, idempotency_key)) if idempotency_key is not None else None
         return Look(
             self.db.affiliates.get(affiliate_id),
             self.db.tickets.get(ticket_id) if ticket_id else None,
             self.db.code_suffixes.get(ticket_id) if ticket_id else None,
             kept[0] if kept else None,
+            retired[1] if retired else None,
         )
 
     async def spend(self, conn: Any, redemption: d.Redemption, code_hash: str, idempotency_key: str,
@@ -143,6 +146,30 @@ class FakeTickets:
         if ticket.ticket_id in self.db.tickets:
             self.db.tickets[ticket.ticket_id] = ticket
 
+    def _code_hash_of(self, ticket_id: str) -> str | None:
+        return next((h for h, t in self.db.code_hashes.items() if t == ticket_id), None)
+
+    async def is_retired(self, code_hash: str) -> bool:
+        return code_hash in self.db.retired
+
+    async def retire_code(self, ticket_id: str, reason: d.Retired, now: datetime) -> None:
+        code_hash = self._code_hash_of(ticket_id)
+        if code_hash is not None:
+            self.db.retired.setdefault(code_hash, (ticket_id, reason))
+
+    async def replace_code(self, ticket_id: str, code_hash: str, code_suffix: str,
+                           now: datetime) -> tuple[bool, d.Ticket | None]:
+        ticket = self.db.tickets.get(ticket_id)
+        if ticket is None or ticket.status is not d.TicketStatus.REDEEMABLE:
+            return False, ticket
+        old = self._code_hash_of(ticket_id)
+        if old is not None:
+            del self.db.code_hashes[old]
+            self.db.retired[old] = (ticket_id, d.Retired.REPLACED)
+        self.db.code_hashes[code_hash] = ticket_id
+        self.db.code_suffixes[ticket_id] = code_suffix
+        return True, ticket
+
 
 class FakeRedemptions:
     def __init__(self, db: FakeDatabase):
@@ -157,6 +184,11 @@ class FakeRedemptions:
 
     async def save_cancelled(self, redemption: d.Redemption) -> None:
         self.db.redemptions[redemption.redemption_id] = redemption
+
+    async def forget_correctors(self, campaign_id: str) -> None:
+        for redemption_id, r in self.db.redemptions.items():
+            if r.campaign_id == campaign_id and r.cancelled_by_role is d.CancelledBy.ADMIN:
+                self.db.redemptions[redemption_id] = replace(r, cancelled_by=None, cancel_reason=None)
 
     async def lock_in_batch(self, batch_id: str, redemption_ids: list[str]) -> int:
         locked = 0
