@@ -11,8 +11,9 @@ install: ## the virtual environment (uv) and the Kafka jars (Maven Central)
 	$(UV) sync --all-packages
 	$(RUN) python -c "from carnet_local.kafka import ensure_jars; ensure_jars()"
 
+BROKERS ?= 1
 run: install ## start PostgreSQL, Kafka, the SMTP capture and the five services; returns once all are ready
-	$(RUN) carnet stack up
+	$(RUN) carnet stack up --brokers $(BROKERS)
 
 down: ## stop everything `make run` started
 	$(RUN) carnet stack down
