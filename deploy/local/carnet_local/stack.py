@@ -75,7 +75,7 @@ def up(config: StackConfig, say=print, brokers: int = 1) -> list[Component]:
     alive = {c.name: c for c in recorded if pid_alive(c.pid)}
     running_kafka = sorted(name for name in alive if name.startswith("kafka"))
     wanted = _expected(config, brokers)
-    if running_kafka and running_kafka != [n for n in wanted if n.startswith("kafka")]:
+    if running_kafka and not set(running_kafka) <= {n for n in wanted if n.startswith("kafka")}:
         raise StackError(f"the stack under {config.home} runs {len(running_kafka)} Kafka broker(s), not {brokers}: "
                          "`carnet stack down` first to change")
     if alive and all(name in alive for name in wanted) and all(
@@ -94,6 +94,8 @@ def up(config: StackConfig, say=print, brokers: int = 1) -> list[Component]:
     def record(component: Component) -> None:
         components.append(component)
         started_now.append(component)
+        # in starting order, whatever was restarted: `down` stops them in reverse (services first)
+        components.sort(key=lambda c: wanted.index(c.name) if c.name in wanted else len(wanted))
         _write_state(config, components)
 
     try:
@@ -136,7 +138,7 @@ def up(config: StackConfig, say=print, brokers: int = 1) -> list[Component]:
         for name in existing_services():
             port = SERVICE_PORTS[name]
             if name in alive:
-                services.append((name, None, port))
+                services.append((name, None, port))  # waited for below, not started again
                 continue
             require_free_port(port, f"the {name} service")
             env = service_environment(name, home=config.home, database_url=server_url, kafka_bootstrap=kafka.bootstrap,
@@ -147,7 +149,8 @@ def up(config: StackConfig, say=print, brokers: int = 1) -> list[Component]:
         for name, process, port in services:
             wait_until(lambda port=port: _ready(port), timeout=90, what=f"the {name} service", process=process,
                        log_file=config.log_dir / f"{name}.log", interval=0.3)
-            say(f"{name} ready on http://127.0.0.1:{port}")
+            if process is not None:
+                say(f"{name} ready on http://127.0.0.1:{port}")
     except BaseException:
         down(config, say=lambda *_: None, components=started_now)
         _write_state(config, [c for c in components if c not in started_now])
