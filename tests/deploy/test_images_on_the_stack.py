@@ -128,8 +128,8 @@ def started_images(stack, built_images, tmp_path_factory) -> dict[str, Started]:
             print(f"{started.ref}: {started.size}, {state}, uids {sorted(started.uids)}")
         yield {started.service: started for started, _ in results}
     finally:
-        for _, container in results:
-            container.stop()
+        with ThreadPoolExecutor(len(results)) as pool:
+            list(pool.map(lambda result: result[1].stop(), results))
 
 
 @pytest.mark.parametrize("service", SERVICES)
