@@ -25,7 +25,7 @@ from carnet_local import images
 from carnet_local.config import SERVICES, service_environment
 from carnet_local.processes import free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # may have to build the images first
 
 IMAGE_UID = 10001  # the USER of the Dockerfile, and the runAsUser of the pods
 
