@@ -3,10 +3,10 @@ production), driven by the code of `carnet demo`: one undisturbed, one during wh
 and later restarted, one during which the metadata quorum's leader (the active controller) is.
 
 The disturbed seasons end with the same figures as the undisturbed one: no event lost (every outbox row
-published, every effect in every service), none applied twice, no redemption answered twice. Each kill is
-shown to have met work in flight: outbox rows written before the broker died and still unsent after, or
-events published before it and still unconsumed after; and the partitions the dead broker led took writes
-through their new leaders while it was down.
+published, every effect in every service), none applied twice, no redemption answered twice. Each kill
+falls while the counters' scans are in flight, and is shown to have met work: requests sent and not yet
+answered when the node died (counted by the season's own request limit) or outbox rows written before and
+unsent after; and the partitions the dead node led took writes through their new leaders while it was down.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, TypeVar
 
 import asyncpg
@@ -87,12 +88,35 @@ def system(stack_on_three_brokers, tmp_path_factory) -> Iterator[System]:
         capture.stop()
 
 
-async def play(system: System, after_phase: Callable[[str], Awaitable[None]] | None = None) -> tuple[SeasonOutcome, dict]:
+class RequestsInFlight(asyncio.Semaphore):
+    """The season's limit on concurrent requests, counting those sent and not yet answered."""
+
+    def __init__(self, value: int):
+        super().__init__(value)
+        self.held = 0
+
+    async def acquire(self) -> bool:
+        await super().acquire()
+        self.held += 1
+        return True
+
+    def release(self) -> None:
+        self.held -= 1
+        super().release()
+
+
+def season(system: System, after_phase: Callable[[str], Awaitable[None]] | None = None) -> Season:
+    played = Season(system.endpoints, SIZE, timeout=150, after_phase=after_phase)
+    played.limit = RequestsInFlight(8)  # each request goes through it (Season.call)
+    return played
+
+
+async def play(system: System, played: Season | None = None) -> tuple[SeasonOutcome, dict]:
     started = time.monotonic()
     # The seasons share the services (and their databases): the two département-wide figures, affiliates
     # and new affiliates, are counted from those this season brought (all of them are new and active).
     earlier = await system.query("affiliation", "SELECT count(*) FROM affiliates")
-    outcome = await Season(system.endpoints, SIZE, timeout=150, after_phase=after_phase).run()
+    outcome = await (played or season(system)).run()
     report = await gather(system.endpoints, system.stack.auth("admin", sub="admin-e2e"), outcome.campaign_id)
     report["affiliates"] -= earlier
     report["new_affiliates"] -= earlier
@@ -201,9 +225,6 @@ class Outboxes:
         for conn in self.connections:
             await conn.close()
 
-    async def clock(self):
-        return await self.connections[0].fetchval("SELECT clock_timestamp()")
-
     async def pending(self, written_before=None) -> int:
         """Rows not yet published (and, if given, written before that instant)."""
         if written_before is None:
@@ -221,45 +242,42 @@ class Kill:
     what: str
     node_id: int
     moment: str
-    unconsumed_before: int = 0   # events published and not yet consumed, read just before the kill
+    requests_in_flight: int = 0  # the season's requests sent and not yet answered when the node died
     pending_after: int = 0       # outbox rows written before the kill and still unsent just after it
-    unconsumed_after: int = 0    # events published before the kill still unconsumed once offsets could be read again
-    led: dict[TopicPartition, int] = field(default_factory=dict)  # partitions the node led: end offset at the kill
+    unconsumed_after: int = 0    # events not yet consumed once the groups' offsets could be read again
+    led: dict[TopicPartition, int] = field(default_factory=dict)  # partitions the node led: end offset after the kill
     written_while_down: int = 0  # events written to those partitions (by their new leaders) before the restart
     quorum_leader_after: int | None = None  # the active controller once the quorum settled without the node
     restart: asyncio.Task | None = None
 
     def __str__(self) -> str:
-        return (f"{self.what} (node {self.node_id}) killed at {self.moment!r}: {self.unconsumed_before} events unconsumed "
-                f"just before, {self.pending_after} outbox rows written before and unsent after, "
-                f"{self.unconsumed_after} events published before and unconsumed after; it led {len(self.led)} "
+        return (f"{self.what} (node {self.node_id}) killed at {self.moment!r} with {self.requests_in_flight} requests "
+                f"in flight, {self.pending_after} outbox rows written before and unsent after, "
+                f"{self.unconsumed_after} events unconsumed once offsets could be read again; it led {len(self.led)} "
                 f"partitions, which took {self.written_while_down} events while it was down; "
                 f"node {self.quorum_leader_after} led the quorum without it")
 
 
-async def kill_when_work_is_in_flight(system: System, watch: ClusterWatch, outboxes: Outboxes, kill: Kill) -> None:
-    """SIGKILL the node at the first instant, from now, when events or outbox rows are on their way
-    (the moments chosen follow a burst of events whose effects the season then waits for)."""
+async def kill_when_work_is_in_flight(system: System, watch: ClusterWatch, outboxes: Outboxes,
+                                     requests: RequestsInFlight, leaders: dict[TopicPartition, int], kill: Kill) -> None:
+    """SIGKILL the node at the first instant, from now, when requests or outbox rows are on their way."""
     node = system.stack.kafka.node(kill.node_id)
-    leaders = await watch.leaders()
     deadline = time.monotonic() + 30
-    while True:
-        end = await watch.end_offsets()
+    while not requests.held and time.monotonic() < deadline:
         if await outboxes.pending():
             break
-        kill.unconsumed_before = await watch.unconsumed(end)
-        if kill.unconsumed_before or time.monotonic() > deadline:
-            break
-    kill.led = {tp: end.get(tp, 0) for tp, leader in leaders.items() if leader == kill.node_id}
-    clock = await outboxes.clock()
+    written_before = datetime.now(timezone.utc)
+    kill.requests_in_flight = requests.held  # read and killed with no await in between: the same instant
     node.kill()
-    kill.pending_after = await outboxes.pending(written_before=clock)
+    kill.pending_after = await outboxes.pending(written_before=written_before)
     for _ in range(120):
         kill.quorum_leader_after = system.stack.kafka.quorum_leader()
         if kill.quorum_leader_after not in (None, kill.node_id):
             break
         await asyncio.sleep(0.25)
-    # the groups' coordinator may have died with the node: read once it has moved
+    # read once the partitions have new leaders and the groups' coordinator has moved
+    end = await watch.end_offsets()
+    kill.led = {tp: end.get(tp, 0) for tp, leader in leaders.items() if leader == kill.node_id}
     kill.unconsumed_after = await watch.unconsumed(end)
 
 
@@ -272,14 +290,17 @@ async def restart_later(system: System, watch: ClusterWatch, kill: Kill) -> None
 async def disturbed_season(system: System, kill: Kill, restart_at: str) -> tuple[SeasonOutcome, dict]:
     node = system.stack.kafka.node(kill.node_id)
     async with ClusterWatch(system.stack.kafka_bootstrap) as watch, Outboxes(system) as outboxes:
+        leaders = await watch.leaders()  # who leads what, before any node is lost
+
         async def after_phase(moment: str) -> None:
             if moment == kill.moment:
-                await kill_when_work_is_in_flight(system, watch, outboxes, kill)
+                await kill_when_work_is_in_flight(system, watch, outboxes, played.limit, leaders, kill)
             elif moment == restart_at:
                 await restart_later(system, watch, kill)
 
+        played = season(system, after_phase)
         try:
-            outcome, report = await play(system, after_phase)
+            outcome, report = await play(system, played)
             await kill.restart
         finally:
             if kill.restart is not None and not kill.restart.done():
@@ -311,11 +332,11 @@ async def test_a_season_during_which_a_broker_is_killed_and_later_restarted_ends
     controller = cluster.quorum_leader()
     # a broker that is not the active controller (that is the next test), the one leading most partitions
     victim = max((n for n in led if n != controller), key=led.get)
-    # killed as the credits flow to the redemption service, back once every ticket is redeemed: the
-    # sheets, the counters' scans, the redemptions and their events, all happen on two brokers
-    kill = Kill("a broker", victim, "credit")
-    outcome, report = await disturbed_season(system, kill, restart_at="redeem")
-    assert kill.pending_after + kill.unconsumed_after > 0, f"the kill met no work in flight: {kill}"
+    # killed while the counters' scans are in flight (half of them answered), back once the affiliates are
+    # reimbursed: the other scans, their events, the statements and the batch happen on two brokers
+    kill = Kill("a broker", victim, "redeem-midway")
+    outcome, report = await disturbed_season(system, kill, restart_at="reimburse")
+    assert kill.requests_in_flight + kill.pending_after + kill.unconsumed_after > 0, f"the kill met no work in flight: {kill}"
     assert kill.led and kill.written_while_down > 0, f"no write went through the new leaders: {kill}"
     await check_nothing_lost_nothing_twice(system, outcome, report)
     assert differences(report) == {}
@@ -326,12 +347,11 @@ async def test_a_season_during_which_the_controller_quorum_leader_is_killed_and_
         pytest.skip("needs the undisturbed season's figures (run the whole module)")
     leader = system.stack.kafka.quorum_leader()
     assert leader is not None
-    # killed while the wallets are being made from the validations, back once the tickets are credited:
-    # the wallets, the credits and their events, all happen while the controllers elect another leader
-    kill = Kill("the metadata quorum's leader", leader, "validate")
-    outcome, report = await disturbed_season(system, kill, restart_at="credit")
+    # the same moment: scans in flight; the controllers elect another leader while they go on
+    kill = Kill("the metadata quorum's leader", leader, "redeem-midway")
+    outcome, report = await disturbed_season(system, kill, restart_at="reimburse")
     assert kill.quorum_leader_after not in (None, leader), "the controllers never elected a new leader"
-    assert kill.pending_after + kill.unconsumed_after > 0, f"the kill met no work in flight: {kill}"
+    assert kill.requests_in_flight + kill.pending_after + kill.unconsumed_after > 0, f"the kill met no work in flight: {kill}"
     assert kill.led and kill.written_while_down > 0, f"no write went through the new leaders: {kill}"
     await check_nothing_lost_nothing_twice(system, outcome, report)
     assert differences(report) == {}
