@@ -38,8 +38,9 @@ image-tools: ## buildah and debootstrap, from Debian's packages (as root, like C
 	  test "$$(id -u)" = 0 || { echo "make images: buildah and debootstrap are missing; as root: apt-get install buildah debootstrap" >&2; exit 1; }; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends buildah debootstrap; }
 
-contracts: ## re-export the events' JSON Schemas after a contract change
+contracts: ## re-export the events' JSON Schemas and the services' OpenAPI/AsyncAPI documents after a change
 	$(RUN) python -m carnet_contracts.export
+	$(RUN) python -m carnet_runtime.documents
 
 clean: down
 	rm -rf .carnet

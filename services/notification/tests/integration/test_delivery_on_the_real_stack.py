@@ -48,7 +48,7 @@ class WalletStandIn:
     for a valid service token, 401 otherwise."""
 
     def __init__(self, keys_dir: Path):
-        verifier = TokenVerifier(keys_dir)
+        verifier = TokenVerifier(keys_dir, audience="wallet")
         self.calls: list[str] = []
         stand_in = self
 
