@@ -189,7 +189,8 @@ def build(service: str, *, base: str, tag: str = "local", digest: str | None = N
     """One service's image from the one Dockerfile."""
     ref = image_ref(service, tag)
     started = time.monotonic()
-    args = ["bud", "--isolation", "chroot", "--quiet", "-f", str(DOCKERFILE), "--ignorefile", str(IGNORE_FILE),
+    args = ["bud", "--isolation", "chroot", "--quiet", "-f", str(DOCKERFILE),
+            "--ignorefile", str(IGNORE_FILE),
             "--build-arg", f"PYTHON_IMAGE={base}", "--build-arg", f"SERVICE={service}",
             "--label", f"{SOURCE_LABEL}={digest or source_digest()}", "-t", ref]
     if HOST_CA_BUNDLE.exists():
@@ -208,7 +209,7 @@ def build_all(services: list[str] | None = None, *, base: str | None = None, tag
     chosen = choose_base(base, say=say)
     digest = source_digest()
     built = [build(name, base=chosen, tag=tag, digest=digest, say=say) for name in services or SERVICES]
-    buildah("rm", "--all", check=False)  # build containers left by an interrupted build
+    buildah("rmi", "--prune", check=False)  # the images these replaced (vfs keeps whole copies of each)
     return built
 
 
