@@ -154,7 +154,7 @@ def test_dev_gets_a_cloudnativepg_cluster_per_service_and_prod_an_external_url(b
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_each_kafka_user_may_write_only_its_own_topics_and_read_only_what_it_consumes(overlay, built, consumed_topics):
     users = _by_name(built[overlay], "KafkaUser")
-    assert set(users) == {f"carnet-{s}" for s in SERVICES}
+    assert set(users) == {f"carnet-{s}" for s in SERVICES} | {"carnet-keda"}  # KEDA's: test_kafka_clients.py
     for service in SERVICES:
         spec = users[f"carnet-{service}"]["spec"]
         assert spec["authentication"]["type"] in ("scram-sha-512", "tls")
@@ -211,7 +211,8 @@ def test_only_the_gateways_reach_the_apis_and_the_services_reach_only_kafka_post
                                                             "app.kubernetes.io/part-of": "carnet"}}})
         assert sources == allowed
         ports = {p["port"] for rule in spec["egress"] for p in rule["ports"]}
-        expected = {53, 9092, 5432, 4318} | ({25, 465, 587, 8080} if service == "notification" else set())
+        kafka = 9093 if overlay == "prod" else 9092  # prod: the TLS listener (test_kafka_clients.py)
+        expected = {53, kafka, 5432, 4318} | ({25, 465, 587, 8080} if service == "notification" else set())
         assert ports == expected
 
 

@@ -26,11 +26,16 @@ def _fail(message: str) -> None:
 
 
 @stack_app.command("up")
-def stack_up(foreground: bool = typer.Option(False, "--foreground", help="Stay attached; Ctrl-C stops everything.")) -> None:
-    """Start PostgreSQL, Kafka, the SMTP capture and every service; return once all are ready."""
+def stack_up(
+    foreground: bool = typer.Option(False, "--foreground", help="Stay attached; Ctrl-C stops everything."),
+    brokers: int = typer.Option(1, "--brokers", help="Kafka brokers: 1, or 3 as in production (KRaft, replication 3, "
+                                                     "min.insync.replicas 2; brokers on 9092, 9094, 9096)"),
+) -> None:
+    """Start PostgreSQL, Kafka, the SMTP capture and every service; return once all are ready.
+    What already runs is kept: with everything up, it says so; with a piece down, it starts that piece."""
     config = StackConfig.from_env()
     try:
-        components = local_stack.up(config, say=lambda line: console.print(line, highlight=False))
+        components = local_stack.up(config, say=lambda line: console.print(line, highlight=False), brokers=brokers)
     except StackError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -410,7 +410,9 @@ class Season:
     # --- the season -----------------------------------------------------------------------------------
 
     async def run(self) -> SeasonOutcome:
-        async with httpx.AsyncClient(timeout=60) as self.http:
+        # Idle connections are dropped before the services' own keep-alive (uvicorn: 5 s) can close them
+        # under a request, which would cut off a POST that is not safe to send again.
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(keepalive_expiry=2)) as self.http:
             await self.preflight()
             await self.publish()
             await self.affiliate()

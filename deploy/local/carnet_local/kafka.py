@@ -1,4 +1,6 @@
-"""The real Apache Kafka broker, one node in KRaft mode (broker and controller), run with `java`.
+"""The real Apache Kafka broker in KRaft mode, run with `java`: one node (broker and controller), or a
+cluster of three such nodes whose controllers form the metadata quorum, with replication 3 and
+min.insync.replicas 2 as in production.
 
 Its jars come from Maven Central through deploy/local/pom.xml; storage is formatted on first start.
 """
@@ -6,10 +8,11 @@ Its jars come from Maven Central through deploy/local/pom.xml; storage is format
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import subprocess
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .processes import StackError, port_accepts, require_free_port, spawn, stop_pid, wait_until
@@ -19,6 +22,7 @@ POM = DEPLOY_LOCAL / "pom.xml"
 LOG4J_CONFIG = DEPLOY_LOCAL / "log4j2.yaml"
 LIB_DIR = DEPLOY_LOCAL / "lib"
 HEAP = "-Xmx768m"  # one broker on a 2-core machine beside PostgreSQL and five services
+CLUSTER_HEAP = "-Xmx512m"  # each of three
 
 
 def ensure_jars() -> Path:
@@ -41,10 +45,18 @@ def ensure_jars() -> Path:
 
 @dataclass
 class KafkaNode:
+    """One KRaft node, broker and controller. Alone it is its own quorum (`voters` None); in a cluster,
+    `voters` names every controller ("1@127.0.0.1:port,...") and all nodes share `cluster_id`."""
+
     data_dir: Path
     port: int = 9092
     controller_port: int = 9093
     process: subprocess.Popen | None = None
+    node_id: int = 1
+    voters: str | None = None
+    cluster_id: str | None = None
+    replication: int = 1
+    heap: str = HEAP
 
     @property
     def bootstrap(self) -> str:
@@ -56,24 +68,30 @@ class KafkaNode:
 
     def _properties(self) -> Path:
         path = self.data_dir / "server.properties"
+        quorum = (f"controller.quorum.voters={self.voters}" if self.voters
+                  else f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}")
+        in_sync = min(2, self.replication)  # as in production: 3 replicas, 2 in sync to accept a write
         path.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
+                    f"node.id={self.node_id}",
+                    quorum,
                     f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
                     f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
                     "controller.listener.names=CONTROLLER",
                     "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                     f"log.dirs={self.data_dir / 'logs'}",
                     "num.partitions=3",
-                    "offsets.topic.replication.factor=1",
+                    f"default.replication.factor={self.replication}",
+                    f"min.insync.replicas={in_sync}",
+                    "unclean.leader.election.enable=false",
+                    f"offsets.topic.replication.factor={self.replication}",
                     "offsets.topic.num.partitions=6",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
+                    f"transaction.state.log.replication.factor={self.replication}",
+                    f"transaction.state.log.min.isr={in_sync}",
+                    f"share.coordinator.state.topic.replication.factor={self.replication}",
+                    f"share.coordinator.state.topic.min.isr={in_sync}",
                     "group.initial.rebalance.delay.ms=0",
                     "auto.create.topics.enable=true",
                     "log.retention.hours=168",
@@ -85,7 +103,7 @@ class KafkaNode:
 
     def _java(self, main: str, *args: str) -> list[str]:
         return [
-            "java", HEAP, "-Xms256m", "-XX:+UseG1GC",
+            "java", self.heap, "-Xms256m", "-XX:+UseG1GC",
             f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", "-cp", f"{ensure_jars()}/*", main, *args,
         ]
 
@@ -94,23 +112,39 @@ class KafkaNode:
         properties = self._properties()
         if (self.data_dir / "logs" / "meta.properties").exists():
             return
-        cluster_id = _cluster_id()
+        # a lone node bootstraps its own quorum; a cluster's voters are fixed in its properties
+        quorum = [] if self.voters else ["--standalone"]
         result = subprocess.run(
             # `--cluster-id=` form: a random id may begin with "-", which the option parser would misread.
-            self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(properties),
-                       "--standalone"),
+            self._java("kafka.tools.StorageTool", "format", f"--cluster-id={self.cluster_id or _cluster_id()}",
+                       "-c", str(properties), *quorum),
             capture_output=True, text=True, timeout=120,
         )
         if result.returncode != 0:
             raise StackError(f"could not format Kafka storage in {self.data_dir}: {result.stderr.strip()[-200:]}")
 
-    def start(self, *, timeout: float = 60.0) -> None:
+    def spawn(self) -> None:
+        """Start the process without waiting (a cluster's nodes must all be started before any can serve)."""
         require_free_port(self.port, "Kafka")
         require_free_port(self.controller_port, "Kafka's controller")
         self.format_storage()
         self.process = spawn(self._java("kafka.Kafka", str(self._properties())), log_file=self.log_file)
+
+    def wait_ready(self, *, timeout: float = 60.0) -> None:
         wait_until(lambda: port_accepts(self.port) and broker_answers(self.bootstrap), timeout=timeout,
-                   what="Kafka", process=self.process, log_file=self.log_file, interval=0.5)
+                   what=f"Kafka node {self.node_id}", process=self.process, log_file=self.log_file, interval=0.5)
+
+    def start(self, *, timeout: float = 60.0) -> None:
+        self.spawn()
+        self.wait_ready(timeout=timeout)
+
+    def quorum_state(self) -> dict:
+        """What this node last recorded of the metadata quorum: {"leaderId": ..., "leaderEpoch": ...}."""
+        path = self.data_dir / "logs" / "__cluster_metadata-0" / "quorum-state"
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
 
     def stop(self) -> None:
         if self.process is not None:
@@ -124,6 +158,76 @@ class KafkaNode:
             self.process.kill()
             self.process.wait(timeout=10)
             self.process = None
+
+
+@dataclass
+class KafkaCluster:
+    """Three KRaft nodes on loopback, each broker and controller, as production runs them: topics
+    replicated three times with two in sync. Any node can be killed and restarted on its own."""
+
+    data_dir: Path
+    ports: list[int]
+    controller_ports: list[int]
+    nodes: list[KafkaNode] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.nodes:
+            cluster_id_file = self.data_dir / "cluster.id"
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            if not cluster_id_file.exists():
+                cluster_id_file.write_text(_cluster_id())
+            cluster_id = cluster_id_file.read_text().strip()
+            voters = ",".join(f"{i + 1}@127.0.0.1:{port}" for i, port in enumerate(self.controller_ports))
+            self.nodes = [
+                KafkaNode(self.data_dir / f"node-{i + 1}", port=port, controller_port=controller, node_id=i + 1,
+                          voters=voters, cluster_id=cluster_id, replication=len(self.ports), heap=CLUSTER_HEAP)
+                for i, (port, controller) in enumerate(zip(self.ports, self.controller_ports))]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    @property
+    def replication(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def process(self) -> subprocess.Popen | None:
+        """The first node's process (what the local stack records for `carnet stack status`)."""
+        return self.nodes[0].process
+
+    def start(self, *, timeout: float = 120.0) -> None:
+        try:
+            for node in self.nodes:
+                node.spawn()
+            for node in self.nodes:
+                node.wait_ready(timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def node(self, node_id: int) -> KafkaNode:
+        return self.nodes[node_id - 1]
+
+    def quorum_leader(self) -> int | None:
+        """The node id of the metadata quorum's leader (the active controller), as a majority of the
+        running nodes last recorded it; None while an election is under way."""
+        votes: dict[tuple[int, int], int] = {}
+        for node in self.nodes:
+            if node.process is None:
+                continue
+            state = node.quorum_state()
+            if state.get("leaderId", -1) >= 0:
+                key = (state["leaderEpoch"], state["leaderId"])
+                votes[key] = votes.get(key, 0) + 1
+        if not votes:
+            return None
+        (epoch, leader), count = max(votes.items())
+        return leader if count * 2 > len(self.nodes) else None
 
 
 def _cluster_id() -> str:
@@ -151,7 +255,8 @@ def broker_answers(bootstrap: str) -> bool:
 
 
 async def create_topics(bootstrap: str, *, replication: int = 1) -> None:
-    """Every topic of the contracts and its dead-letter topic (idempotent)."""
+    """Every topic of the contracts and its dead-letter topic (idempotent), each replicated
+    `replication` times (min.insync.replicas is the brokers' default)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, settings
 
 from .smtp import start_capture
 from .processes import free_port
-from .testing import TestStack, start_test_stack
+from .testing import TestStack, start_test_stack, start_three_broker_stack
 
 
 # Speed is measured by benchmarks, never asserted by tests: hypothesis gets no per-example deadline
@@ -21,6 +21,16 @@ settings.load_profile("carnet")
 def stack() -> TestStack:
     """The session's PostgreSQL server and Kafka broker (topics of the contracts created)."""
     test_stack = start_test_stack()
+    yield test_stack
+    test_stack.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_on_three_brokers(stack: TestStack) -> TestStack:
+    """The session's PostgreSQL with a three-broker Kafka cluster (replication 3, min.insync.replicas 2),
+    started on first use only: the tests where a broker fails. `stack_on_three_brokers.kafka.node(i)`
+    kills and restarts one; the default single-broker `stack` serves every other test."""
+    test_stack = start_three_broker_stack(stack)
     yield test_stack
     test_stack.stop()
 

@@ -23,7 +23,7 @@ import httpx
 from carnet_contracts.envelope import Envelope, Event
 
 from .config import SERVICE_PORTS, SERVICES, ensure_keys, local_token, service_environment, shared_secrets
-from .kafka import KafkaNode, create_topics
+from .kafka import KafkaCluster, KafkaNode, create_topics
 from .postgres import PostgresCluster, create_database
 from .processes import StackError, free_port, stop_pid
 
@@ -139,7 +139,7 @@ class TestStack:
 
     home: Path
     postgres: PostgresCluster | None
-    kafka: KafkaNode | None
+    kafka: KafkaNode | KafkaCluster | None
     server_database_url: str
     kafka_bootstrap: str
     services: list[ServiceProcess] = field(default_factory=list)
@@ -322,5 +322,20 @@ def start_test_stack() -> TestStack:
     return TestStack(home=home, postgres=postgres, kafka=kafka, server_database_url=server_url, kafka_bootstrap=bootstrap)
 
 
+def start_three_broker_stack(stack: TestStack) -> TestStack:
+    """The session's PostgreSQL with a Kafka cluster of three brokers of its own (KRaft, replication 3,
+    min.insync.replicas 2, as in production), for the tests where a broker must fail."""
+    cluster = KafkaCluster(stack.home / "kafka-3", ports=[free_port() for _ in range(3)],
+                           controller_ports=[free_port() for _ in range(3)])
+    cluster.start()
+    try:
+        asyncio.run(create_topics(cluster.bootstrap, replication=cluster.replication))
+    except BaseException:
+        cluster.stop()
+        raise
+    return TestStack(home=stack.home, postgres=None, kafka=cluster, server_database_url=stack.server_database_url,
+                     kafka_bootstrap=cluster.bootstrap)
+
+
 __all__ = ["FAST_PASSWORD_HASHING", "SERVICE_PORTS", "FiveServices", "ServiceProcess", "TestStack", "poll_database",
-           "start_test_stack"]
+           "start_test_stack", "start_three_broker_stack"]

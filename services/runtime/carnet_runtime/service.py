@@ -75,7 +75,8 @@ def create_broker(settings: ServiceSettings, **kwargs: Any) -> KafkaBroker:
     """The service's one Kafka broker: idempotent producer (acks=all), traces and metrics on every hop."""
     tracer_provider = setup_tracing(settings.service_name)
     return KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        # "host:port,host:port": aiokafka takes a list, and would read the whole string as one host
+        [server.strip() for server in settings.kafka_bootstrap_servers.split(",")],
         client_id=f"carnet-{settings.service_name}",
         enable_idempotence=True,
         acks="all",
