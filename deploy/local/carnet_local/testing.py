@@ -1,9 +1,17 @@
 """What tests use to run against the real stack: a private PostgreSQL and Kafka on free ports,
-service processes they can start, kill and restart, tokens, and a tap on Kafka topics."""
+service processes they can start, kill, freeze and restart, tokens, a tap on Kafka topics, and the
+barriers a test waits on before it checks that something did NOT happen:
+
+- `TestStack.caught_up(group, topics)`: the consumer group has committed everything published on
+  those topics before the call (its committed offsets reach the end offsets read at the call);
+- `TestStack.read_to_end(topic)`: every record on the topic up to its end offsets read at the call,
+  a complete read rather than "whatever arrived within N seconds".
+"""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import json
 import os
@@ -45,6 +53,106 @@ async def poll_database(database_url: str, query: str, *args: Any, timeout: floa
     finally:
         await conn.close()
     raise AssertionError(f"the service did not apply the events within {timeout} s: {query}")
+
+
+def _run_coroutine(coroutine: Any) -> Any:
+    """Run a coroutine to completion from synchronous code, even when called inside a running loop."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def _partitions(bootstrap: str, topics: list[str]) -> list[Any]:
+    """Every partition of `topics` (a topic the broker does not know has none)."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return [TopicPartition(d["topic"], p["partition"]) for d in described if not d.get("error_code")
+            for p in sorted(d["partitions"], key=lambda p: p["partition"])]
+
+
+async def end_offsets(bootstrap: str, topics: list[str]) -> dict[Any, int]:
+    """The end offset (next offset to be written) of every partition of `topics`, now."""
+    from aiokafka import AIOKafkaConsumer
+
+    partitions = await _partitions(bootstrap, topics)
+    if not partitions:
+        return {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return dict(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+async def committed_offsets(bootstrap: str, group: str, partitions: list[Any]) -> dict[Any, int]:
+    """The offsets `group` has committed on `partitions` (0 where it never committed)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from aiokafka.errors import KafkaError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        for attempt in range(50):  # the group coordinator may still be starting (a new broker)
+            try:
+                committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+                break
+            except KafkaError:
+                if attempt == 49:
+                    raise
+                await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+    return {tp: max(0, committed[tp].offset) if tp in committed else 0 for tp in partitions}
+
+
+async def consumer_lag(bootstrap: str, group: str, topics: list[str], *, ends: dict[Any, int] | None = None) -> int:
+    """How many records of `topics` `group` has not committed yet: end offsets (now, or `ends`)
+    minus committed offsets, summed over the partitions."""
+    ends = ends if ends is not None else await end_offsets(bootstrap, topics)
+    committed = await committed_offsets(bootstrap, group, list(ends))
+    return sum(max(0, end - committed[tp]) for tp, end in ends.items())
+
+
+async def wait_caught_up(bootstrap: str, group: str, topics: list[str], *, timeout: float = 60.0) -> None:
+    """The barrier before checking an absence: wait until `group` has committed every record
+    published on `topics` before this call (its committed offsets reach the end offsets read now).
+
+    A service commits an offset only after the transaction that applied the record, so once this
+    returns, whatever those records were going to change in the service's database has changed.
+    """
+    ends = await end_offsets(bootstrap, topics)
+    deadline = time.monotonic() + timeout
+    while True:
+        lag = await consumer_lag(bootstrap, group, topics, ends=ends)
+        if lag == 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"consumer group {group} still {lag} records behind {topics} after {timeout} s")
+        await asyncio.sleep(0.1)
+
+
+async def position_group_at_end(bootstrap: str, group: str, topics: list[str]) -> None:
+    """Commit the current end offsets of `topics` for `group`: a process of this group starts with
+    what is published from now on, not with what earlier tests left on the session's topics."""
+    from aiokafka import AIOKafkaConsumer
+
+    partitions = await _partitions(bootstrap, topics)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()
 
 
 @dataclass
@@ -97,6 +205,24 @@ class ServiceProcess:
             stop_pid(self.process.pid, timeout=10)
             self.process.wait(timeout=10)
             self.process = None
+
+    def pause(self) -> None:
+        """SIGSTOP: the process is frozen as it is (nothing it holds moves on) until `resume` or `kill`."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGCONT)
+
+    @property
+    def consumer_group(self) -> str:
+        """The Kafka consumer group the process consumes as (the service's name unless overridden)."""
+        return self.env.get(f"CARNET_{self.name.upper()}_CONSUMER_GROUP", self.name)
+
+    @property
+    def database_url(self) -> str:
+        return self.env[f"CARNET_{self.name.upper()}_DATABASE_URL"]
 
     def restart(self, *, timeout: float = 60.0) -> ServiceProcess:
         self.stop()
@@ -154,15 +280,28 @@ class TestStack:
     # --- services ----------------------------------------------------------------------------
 
     def service(self, name: str, *, module: str | None = None, database_url: str | None = None,
-                env: dict[str, str] | None = None, port: int | None = None, smtp_port: int = 1) -> ServiceProcess:
-        """A service process (not started) on its own free port and, unless given, its own new database."""
+                env: dict[str, str] | None = None, port: int | None = None, smtp_port: int = 1,
+                own_consumer_group: bool = False) -> ServiceProcess:
+        """A service process (not started) on its own free port and, unless given, its own new database.
+
+        By default it consumes as the service's consumer group, shared with every process of that
+        service the session ran before (a restart goes on where the killed process stopped). With
+        `own_consumer_group`, it gets a group of its own, positioned at the topics' current end: it
+        sees only what is published from now on, whatever earlier tests left unconsumed.
+        """
         port = port or free_port()
-        dsn = database_url or asyncio.run(self.create_database(name))
+        dsn = database_url or _run_coroutine(self.create_database(name))
         environment = service_environment(
             name, home=self.home, database_url=self.server_database_url, kafka_bootstrap=self.kafka_bootstrap,
             keys_dir=self.keys_dir, smtp_port=smtp_port, http_port=port, extra=env,
         )
         environment[f"CARNET_{name.upper()}_DATABASE_URL"] = dsn
+        if own_consumer_group:
+            from carnet_contracts.topics import ALL_TOPICS
+
+            group = f"{name}-{uuid.uuid4().hex[:8]}"
+            _run_coroutine(position_group_at_end(self.kafka_bootstrap, group, [t.name for t in ALL_TOPICS]))
+            environment[f"CARNET_{name.upper()}_CONSUMER_GROUP"] = group
         log_file = self.home / "logs" / f"{name}-{port}.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
         process = ServiceProcess(name=name, module=module or name, env=environment, port=port, log_file=log_file)
@@ -222,6 +361,48 @@ class TestStack:
             await consumer.stop()
         return found
 
+    async def read_to_end(self, topic: str, *, raw: bool = False, timeout: float = 60.0) -> list[Any]:
+        """Every record on `topic`, from the beginning up to the end offsets read at the call: a
+        complete read (no time window), decoded envelopes unless `raw`."""
+        from aiokafka import AIOKafkaConsumer
+
+        ends = {tp: end for tp, end in (await end_offsets(self.kafka_bootstrap, [topic])).items() if end > 0}
+        if not ends:
+            return []
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka_bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        found: list[Any] = []
+        deadline = time.monotonic() + timeout
+        try:
+            consumer.assign(list(ends))
+            await consumer.seek_to_beginning(*ends)
+            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"could not read {topic} up to its end offsets within {timeout} s")
+                batches = await consumer.getmany(timeout_ms=500)
+                for tp, records in batches.items():
+                    for record in records:
+                        if record.offset >= ends[tp]:
+                            continue
+                        if raw:
+                            found.append(record)
+                        else:
+                            try:
+                                found.append(json.loads(record.value))
+                            except ValueError:
+                                continue
+        finally:
+            await consumer.stop()
+        return found
+
+    async def caught_up(self, group: str, topics: list[str], *, timeout: float = 60.0) -> None:
+        """Wait until consumer `group` has committed everything published on `topics` before the call."""
+        await wait_caught_up(self.kafka_bootstrap, group, topics, timeout=timeout)
+
+    async def lag(self, group: str, topics: list[str]) -> int:
+        """Records of `topics` that `group` has not committed yet."""
+        return await consumer_lag(self.kafka_bootstrap, group, topics)
+
     async def wait_for_event(self, topic: str, predicate: Callable[[dict], bool], *, timeout: float = 30.0) -> dict:
         found = await self.events(topic, until=lambda msgs: any(predicate(m) for m in msgs), timeout=timeout)
         for message in found:
@@ -267,4 +448,5 @@ def start_test_stack() -> TestStack:
     return TestStack(home=home, postgres=postgres, kafka=kafka, server_database_url=server_url, kafka_bootstrap=bootstrap)
 
 
-__all__ = ["SERVICE_PORTS", "ServiceProcess", "TestStack", "poll_database", "start_test_stack"]
+__all__ = ["SERVICE_PORTS", "ServiceProcess", "TestStack", "consumer_lag", "end_offsets", "poll_database",
+           "start_test_stack", "wait_caught_up"]
