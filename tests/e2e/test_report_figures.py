@@ -70,10 +70,11 @@ def report() -> dict:
 
 def test_money_adds_up_from_the_allowance_to_the_affiliates():
     f = report()
-    assert f["allowance_granted_cents"] == 28000
-    assert f["allowance_granted_cents"] == f["credited_cents"] + f["remaining_cents"]
+    # the figures, counted by hand from WALLETS and STATEMENTS above
+    assert (f["allowance_granted_cents"], f["credited_cents"], f["remaining_cents"]) == (28000, 13000, 15000)
     assert (f["consumed_cents"], f["voided_cents"], f["still_credited_cents"]) == (9000, 3000, 4000)
-    assert f["redeemed_at_affiliates_cents"] == f["reimbursed_cents"] + f["in_payment_cents"] + f["pending_cents"] == 9000
+    assert (f["redeemed_at_affiliates_cents"], f["reimbursed_cents"], f["in_payment_cents"], f["pending_cents"]) == (
+        9000, 7000, 1000, 1000)
 
 
 def test_students_who_used_their_pass_are_wallets_with_a_redeemed_ticket_and_amounts_rank_by_tickets():

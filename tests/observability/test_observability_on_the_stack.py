@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import secrets
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -116,7 +117,7 @@ def system(stack, otlp) -> Iterator[dict]:
            "CARNET_AFFILIATION_ARGON2_MEMORY_KIB": "8192", "CARNET_AFFILIATION_ARGON2_PARALLELISM": "1"}
     for name in SERVICES:
         env[f"CARNET_{name.upper()}_CONSUMER_LAG_INTERVAL_SECONDS"] = "1"
-    processes = {name: stack.service(name, env=env) for name in SERVICES}
+    processes = {name: stack.service(name, env=env, own_consumer_group=True) for name in SERVICES}
     for process in processes.values():
         process.start(wait=False)
     try:
@@ -138,26 +139,38 @@ async def _until(check, *, timeout: float = 60.0, what: str):
     raise AssertionError(f"{what}: not within {timeout} s")
 
 
-async def test_a_redemptions_trace_reaches_the_wallets_consumer_span_through_the_outbox_and_kafka(stack, system, otlp):
+@dataclass(frozen=True)
+class Redeemed:
+    trace_id: str  # the trace the scanner's request carried (its traceparent header)
+    ticket_id: str
+    wallet_id: str
+
+
+async def redeem_one_ticket(stack, system: dict) -> Redeemed:
+    """What a test of the path needs, made by the test itself: a campaign under way, an affiliate, a
+    pass granted, a credited ticket, and its redemption by a scanner whose request starts a trace."""
     wallet, redemption = system["wallet"], system["redemption"]
+    today = datetime.now(UTC).date()
     campaign_id = f"campaign-{uuid.uuid4().hex[:8]}"
     affiliate_id = f"aff-{uuid.uuid4().hex[:10]}"
     family = f"family-{uuid.uuid4().hex[:10]}"
+    valid_until = today + timedelta(days=200)
     await stack.publish(CampaignPublished(
-        campaign_id=campaign_id, label="2098-2099", enrolment_opens=date(2098, 6, 1), enrolment_closes=date(2098, 11, 30),
-        pass_valid_until=date(2099, 3, 31), reimbursement_deadline=date(2099, 4, 30), allowance_cents=7000,
-        tickets_per_pass=7, ticket_min_cents=500, ticket_max_cents=7000, eligible_postcode_prefixes=["92"],
+        campaign_id=campaign_id, label=f"{today.year}-{today.year + 1}", enrolment_opens=today - timedelta(days=30),
+        enrolment_closes=today + timedelta(days=60), pass_valid_until=valid_until,
+        reimbursement_deadline=valid_until + timedelta(days=30), allowance_cents=7000, tickets_per_pass=7,
+        ticket_min_cents=500, ticket_max_cents=7000, eligible_postcode_prefixes=["92"],
         eligible_levels=["6e", "5e", "4e", "3e"], redemption_cancel_grace_minutes=10,
     ))
     await stack.publish(AffiliateActivated(affiliate_id=affiliate_id, name="Club", activity="sport", city="Nanterre",
                                            postcode="92000", activated_at=datetime.now(UTC)))
     granted = PassGranted(
-        application_id=f"app-{uuid.uuid4()}", campaign_id=campaign_id, campaign_label="Pass 2098-2099",
+        application_id=f"app-{uuid.uuid4()}", campaign_id=campaign_id, campaign_label=f"Pass {today.year}",
         school_id="0920001A", family_sub=family,
-        student=Student(last_name="Martin", first_name="Léa", birth_date=date(2086, 5, 4), level="5e"),
+        student=Student(last_name="Martin", first_name="Léa", birth_date=date(today.year - 12, 5, 4), level="5e"),
         guardian=Guardian(last_name="Martin", first_name="Anne", email="anne.martin@example.org"),
         allowance_cents=7000, tickets_per_pass=7, ticket_min_cents=500, ticket_max_cents=7000,
-        pass_valid_until=date(2099, 3, 31), validated_at=datetime.now(UTC),
+        pass_valid_until=valid_until, validated_at=datetime.now(UTC),
     )
     await stack.publish(granted)
     created = await stack.wait_for_event(
@@ -168,6 +181,7 @@ async def test_a_redemptions_trace_reaches_the_wallets_consumer_span_through_the
     wallet_id = created["data"]["wallet_id"]
     as_family = stack.auth("family", sub=family)
     as_affiliate = stack.auth("affiliate", affiliate_id=affiliate_id, sub=affiliate_id)
+    trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
 
     async with httpx.AsyncClient(timeout=30) as client:
         view = (await client.get(f"{wallet.url}/v1/wallets/{wallet_id}", headers=as_family)).json()
@@ -184,7 +198,8 @@ async def test_a_redemptions_trace_reaches_the_wallets_consumer_span_through_the
 
         await _until(redeemable, what="the redemption service learns the credited ticket and the affiliate")
         redeemed = await client.post(f"{redemption.url}/v1/redemptions", json={"ticket_code": code},
-                                     headers={**as_affiliate, "Idempotency-Key": str(uuid.uuid4())})
+                                     headers={**as_affiliate, "Idempotency-Key": str(uuid.uuid4()),
+                                              "traceparent": f"00-{trace_id}-{parent_id}-01"})
         assert redeemed.status_code == 201, redeemed.text
 
         async def wallet_knows():
@@ -192,10 +207,14 @@ async def test_a_redemptions_trace_reaches_the_wallets_consumer_span_through_the
             return next(t for t in answer["tickets"] if t["ticket_id"] == ticket_id)["status"] == "redeemed"
 
         await _until(wallet_knows, what="the wallet applies TicketRedeemed")
+    return Redeemed(trace_id, ticket_id, wallet_id)
 
+
+async def test_a_redemptions_trace_reaches_the_wallets_consumer_span_through_the_outbox_and_kafka(stack, system, otlp):
+    redeemed = await redeem_one_ticket(stack, system)
+    trace = redeemed.trace_id
     scanner = await otlp.wait_for(lambda s: s.service == "carnet-redemption" and s.kind == ProtoSpan.SPAN_KIND_SERVER
-                                  and s.name.startswith("POST /v1/redemptions"))
-    trace = scanner.trace_id
+                                  and s.trace_id == trace and s.name.startswith("POST /v1/redemptions"))
     consumer = await otlp.wait_for(lambda s: s.service == "carnet-wallet" and s.trace_id == trace
                                    and s.kind == ProtoSpan.SPAN_KIND_CONSUMER)
     assert "redemption.redemptions" in consumer.name
@@ -230,7 +249,8 @@ def _families(text: str) -> set[str]:
     return {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
 
 
-async def test_each_services_metrics_expose_the_outbox_the_consumer_lag_and_its_own_figures(system):
+async def test_each_services_metrics_expose_the_outbox_the_consumer_lag_and_its_own_figures(stack, system):
+    await redeem_one_ticket(stack, system)  # the figures of a credit and a redemption, this test's own
     async with httpx.AsyncClient(timeout=10) as client:
         for name, process in system.items():
             families = _families((await client.get(f"{process.url}/metrics")).text)

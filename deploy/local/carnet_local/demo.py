@@ -35,6 +35,7 @@ from carnet_contracts.calendar import PARIS
 from carnet_contracts.display import euros
 
 from .config import local_token
+from .ledger import SeasonLedger
 
 T = TypeVar("T")
 
@@ -137,6 +138,7 @@ class SeasonOutcome:
     pending_cents: int = 0
     late_redeemed_tickets: int = 0
     resent: Counter = field(default_factory=Counter)            # requests that met a stopped service
+    ledger: SeasonLedger = field(default_factory=SeasonLedger)  # the driver's own books, ticket by ticket
 
 
 @dataclass
@@ -290,6 +292,9 @@ class Season:
         self.affiliates: list[Affiliate] = []
         self.families: list[Family] = []
         self.tickets: list[dict[str, Any]] = []   # credited tickets: wallet, family, ticket, code, amount, affiliate
+        self.in_flight: Counter = Counter()       # requests sent to each service and not answered yet
+        self._services = {getattr(endpoints, name).rstrip("/"): name
+                          for name in ("enrolment", "wallet", "redemption", "affiliation", "notification")}
 
     # --- plumbing -----------------------------------------------------------------------------------
 
@@ -309,10 +314,15 @@ class Season:
         outside `expect` ends the season with one line."""
         deadline = time.monotonic() + self.timeout
         again = idempotent or method in ("GET", "PUT")
+        service = next((name for base, name in self._services.items() if url.startswith(base + "/")), "?")
         while True:
             try:
                 async with self.limit:
-                    answer = await self.http.request(method, url, headers=headers, **kwargs)
+                    self.in_flight[service] += 1
+                    try:
+                        answer = await self.http.request(method, url, headers=headers, **kwargs)
+                    finally:
+                        self.in_flight[service] -= 1
             except httpx.TransportError as exc:
                 unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
                 if not (unsent or again):
@@ -634,6 +644,7 @@ class Season:
                 return seen["wallet_id"] if seen["status"] == "wallet_ready" else None
 
             f.wallet_id = await self.until(f"the wallet of application {f.application_id} (wallet_ready)", probe)
+            self.outcome.ledger.wallet(f.wallet_id, self.campaign["allowance_cents"])
 
         await self.each(granted, ready)
         self.outcome.wallets = len(granted)
@@ -679,6 +690,7 @@ class Season:
             self.tickets.append({"family": f, "wallet_id": f.wallet_id, "ticket_id": credited["ticket_id"],
                                  "code": credited["code"], "amount": amount, "affiliate_id": body.get("affiliate_id"),
                                  "position": credited["position"], "voided": False})
+            self.outcome.ledger.credit(credited["ticket_id"], f.wallet_id, amount)
             self.outcome.credited_tickets += 1
             self.outcome.credited_cents += amount
             self.outcome.credited_by_amount[amount] += 1
@@ -731,6 +743,7 @@ class Season:
                 return any(x["ticket_id"] == t["ticket_id"] and x["status"] == "voided" for x in wallet["tickets"])
 
             await self.until(f"ticket {t['ticket_id']} voided (the redemption service's answer)", probe)
+            self.outcome.ledger.void(t["ticket_id"])
 
         await asyncio.gather(*(settled(t) for t in voided))
         self.outcome.voided_tickets = len(voided)
@@ -779,6 +792,8 @@ class Season:
         redemption = first.json()
         if redemption["amount_cents"] != t["amount"] or redemption["ticket_id"] != t["ticket_id"]:
             raise DemoError(f"redemption {redemption} does not match the ticket credited")
+        self.outcome.ledger.redeem(redemption["redemption_id"], t["ticket_id"])
+        t["redemption_id"] = redemption["redemption_id"]
         if mistake == "retry":
             again = await self.call("POST", url, json={"ticket_code": display}, headers=me | {"Idempotency-Key": key},
                                     expect=(201,), what="the scanner retrying with the same Idempotency-Key", idempotent=True)
@@ -792,9 +807,13 @@ class Season:
         if mistake == "cancel":
             await self.call("POST", f"{url}/{redemption['redemption_id']}/cancel", headers=me, idempotent=True,
                             what="cancelling a redemption")
+            self.outcome.ledger.cancel(redemption["redemption_id"])
             self.outcome.counter_mistakes["encaissement annulé puis refait"] += 1
-            await self.call("POST", url, json={"ticket_code": t["code"]}, expect=(201,), idempotent=True,
-                            headers=me | {"Idempotency-Key": str(uuid.uuid4())}, what="redeeming a cancelled ticket again")
+            again = await self.call("POST", url, json={"ticket_code": t["code"]}, expect=(201,), idempotent=True,
+                                    headers=me | {"Idempotency-Key": str(uuid.uuid4())},
+                                    what="redeeming a cancelled ticket again")
+            self.outcome.ledger.redeem(again.json()["redemption_id"], t["ticket_id"])
+            t["redemption_id"] = again.json()["redemption_id"]
         self.count_redeemed(t)
 
     def count_redeemed(self, t: dict) -> None:
@@ -829,12 +848,13 @@ class Season:
         self.phases.advance()
         await self.call("POST", f"{base}/v1/reimbursement-batches/{batch['batch_id']}/paid", headers=admin,
                         what="marking the batch paid")
-        self.outcome.batch_id = batch["batch_id"]
+        self.outcome.batch_id = self.outcome.ledger.batch_id = batch["batch_id"]
         self.outcome.reimbursed_cents, self.outcome.reimbursed_tickets = batch["total_cents"], batch["count"]
         self.phases.advance()
         # tickets redeemed after the batch: in the next one
         for t in self.late:
             await self.redeem_ticket(t)
+            self.outcome.ledger.after_batch.add(t["redemption_id"])
             self.outcome.late_redeemed_tickets += 1
             self.outcome.pending_cents += t["amount"]
             self.phases.advance()

@@ -1,9 +1,17 @@
 """What tests use to run against the real stack: a private PostgreSQL and Kafka on free ports,
-service processes they can start, kill and restart, tokens, and a tap on Kafka topics."""
+service processes they can start, kill, freeze and restart, tokens, a tap on Kafka topics, and the
+barriers a test waits on before it checks that something did NOT happen:
+
+- `TestStack.caught_up(group, topics)`: the consumer group has committed everything published on
+  those topics before the call (its committed offsets reach the end offsets read at the call);
+- `TestStack.read_to_end(topic)`: every record on the topic up to its end offsets read at the call,
+  a complete read rather than "whatever arrived within N seconds".
+"""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import json
 import os
@@ -24,6 +32,7 @@ from carnet_contracts.envelope import Envelope, Event
 
 from .config import SERVICE_PORTS, SERVICES, ensure_keys, local_token, service_environment, shared_secrets
 from .kafka import KafkaCluster, KafkaNode, create_topics
+from .offsets import GroupLag, consumer_lag, end_offsets, position_group_at_end, wait_caught_up
 from .postgres import PostgresCluster, create_database
 from .processes import StackError, free_port, stop_pid
 
@@ -48,6 +57,12 @@ async def poll_database(database_url: str, query: str, *args: Any, timeout: floa
     finally:
         await conn.close()
     raise AssertionError(f"the service did not apply the events within {timeout} s: {query}")
+
+
+def _run_coroutine(coroutine: Any) -> Any:
+    """Run a coroutine to completion from synchronous code, even when called inside a running loop."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @dataclass
@@ -100,6 +115,24 @@ class ServiceProcess:
             stop_pid(self.process.pid, timeout=10)
             self.process.wait(timeout=10)
             self.process = None
+
+    def pause(self) -> None:
+        """SIGSTOP: the process is frozen as it is (nothing it holds moves on) until `resume` or `kill`."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGCONT)
+
+    @property
+    def consumer_group(self) -> str:
+        """The Kafka consumer group the process consumes as (the service's name unless overridden)."""
+        return self.env.get(f"CARNET_{self.name.upper()}_CONSUMER_GROUP", self.name)
+
+    @property
+    def database_url(self) -> str:
+        return self.env[f"CARNET_{self.name.upper()}_DATABASE_URL"]
 
     def restart(self, *, timeout: float = 60.0) -> ServiceProcess:
         self.stop()
@@ -182,15 +215,28 @@ class TestStack:
     # --- services ----------------------------------------------------------------------------
 
     def service(self, name: str, *, module: str | None = None, database_url: str | None = None,
-                env: dict[str, str] | None = None, port: int | None = None, smtp_port: int = 1) -> ServiceProcess:
-        """A service process (not started) on its own free port and, unless given, its own new database."""
+                env: dict[str, str] | None = None, port: int | None = None, smtp_port: int = 1,
+                own_consumer_group: bool = False) -> ServiceProcess:
+        """A service process (not started) on its own free port and, unless given, its own new database.
+
+        By default it consumes as the service's consumer group, shared with every process of that
+        service the session ran before (a restart goes on where the killed process stopped). With
+        `own_consumer_group`, it gets a group of its own, positioned at the topics' current end: it
+        sees only what is published from now on, whatever earlier tests left unconsumed.
+        """
         port = port or free_port()
-        dsn = database_url or asyncio.run(self.create_database(name))
+        dsn = database_url or _run_coroutine(self.create_database(name))
         environment = service_environment(
             name, home=self.home, database_url=self.server_database_url, kafka_bootstrap=self.kafka_bootstrap,
             keys_dir=self.keys_dir, smtp_port=smtp_port, http_port=port, extra=env,
         )
         environment[f"CARNET_{name.upper()}_DATABASE_URL"] = dsn
+        if own_consumer_group:
+            from carnet_contracts.topics import ALL_TOPICS
+
+            group = f"{name}-{uuid.uuid4().hex[:8]}"
+            _run_coroutine(position_group_at_end(self.kafka_bootstrap, group, [t.name for t in ALL_TOPICS]))
+            environment[f"CARNET_{name.upper()}_CONSUMER_GROUP"] = group
         log_file = self.home / "logs" / f"{name}-{port}.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
         process = ServiceProcess(name=name, module=module or name, env=environment, port=port, log_file=log_file)
@@ -277,6 +323,48 @@ class TestStack:
             await consumer.stop()
         return found
 
+    async def read_to_end(self, topic: str, *, raw: bool = False, timeout: float = 60.0) -> list[Any]:
+        """Every record on `topic`, from the beginning up to the end offsets read at the call: a
+        complete read (no time window), decoded envelopes unless `raw`."""
+        from aiokafka import AIOKafkaConsumer
+
+        ends = {tp: end for tp, end in (await end_offsets(self.kafka_bootstrap, [topic])).items() if end > 0}
+        if not ends:
+            return []
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka_bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        found: list[Any] = []
+        deadline = time.monotonic() + timeout
+        try:
+            consumer.assign(list(ends))
+            await consumer.seek_to_beginning(*ends)
+            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"could not read {topic} up to its end offsets within {timeout} s")
+                batches = await consumer.getmany(timeout_ms=500)
+                for tp, records in batches.items():
+                    for record in records:
+                        if record.offset >= ends[tp]:
+                            continue
+                        if raw:
+                            found.append(record)
+                        else:
+                            try:
+                                found.append(json.loads(record.value))
+                            except ValueError:
+                                continue
+        finally:
+            await consumer.stop()
+        return found
+
+    async def caught_up(self, group: str, topics: list[str], *, timeout: float = 60.0) -> None:
+        """Wait until consumer `group` has committed everything published on `topics` before the call."""
+        await wait_caught_up(self.kafka_bootstrap, group, topics, timeout=timeout)
+
+    async def lag(self, group: str, topics: list[str]) -> int:
+        """Records of `topics` that `group` has not committed yet."""
+        return await consumer_lag(self.kafka_bootstrap, group, topics)
+
     async def wait_for_event(self, topic: str, predicate: Callable[[dict], bool], *, timeout: float = 30.0) -> dict:
         found = await self.events(topic, until=lambda msgs: any(predicate(m) for m in msgs), timeout=timeout)
         for message in found:
@@ -337,5 +425,6 @@ def start_three_broker_stack(stack: TestStack) -> TestStack:
                      kafka_bootstrap=cluster.bootstrap)
 
 
-__all__ = ["FAST_PASSWORD_HASHING", "SERVICE_PORTS", "FiveServices", "ServiceProcess", "TestStack", "poll_database",
-           "start_test_stack", "start_three_broker_stack"]
+__all__ = ["FAST_PASSWORD_HASHING", "SERVICE_PORTS", "FiveServices", "GroupLag", "ServiceProcess", "TestStack",
+           "consumer_lag", "end_offsets", "poll_database", "start_test_stack", "start_three_broker_stack",
+           "wait_caught_up"]

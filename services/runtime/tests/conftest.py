@@ -21,6 +21,14 @@ class Probe:
         self.source = stack.service("probe", module="probe_service", env={**env, "CARNET_PROBE_ROLE": "source"})
         self.sink = stack.service("probe", module="probe_service", env={**env, "CARNET_PROBE_ROLE": "sink"})
 
+    def start(self) -> None:
+        self.source.start()
+        self.sink.start()
+
+    def stop(self) -> None:
+        self.sink.stop()
+        self.source.stop()
+
     @staticmethod
     def dsn(process) -> str:
         return process.env["CARNET_PROBE_DATABASE_URL"]
@@ -61,10 +69,14 @@ class Probe:
 
 
 @pytest.fixture
-def probe(stack):
+def unstarted_probe(stack):
+    """A source and a sink on a topic of their own, with their databases, not started yet."""
     pair = Probe(stack, f"probe.schools.{uuid.uuid4().hex[:8]}")
-    pair.source.start()
-    pair.sink.start()
     yield pair
-    pair.sink.stop()
-    pair.source.stop()
+    pair.stop()
+
+
+@pytest.fixture
+def probe(unstarted_probe):
+    unstarted_probe.start()
+    return unstarted_probe

@@ -8,10 +8,11 @@ token the way the notification service does: by consuming the event and unsealin
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time as clock_time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ import xmlschema
 
 from carnet_contracts import events
 from carnet_contracts.sealing import unseal
+from carnet_local.testing import poll_database
 from carnet_runtime.auth import TokenVerifier
 
 from affiliation.domain.sepa import PAIN_001_XSD
@@ -31,20 +33,25 @@ NOTICES = events.AffiliateInvited.topic.name  # what the contact is told: read b
 AFFILIATES = events.AffiliateActivated.topic.name
 REIMBURSEMENTS = events.ReimbursementBatchCreated.topic.name
 STRONG = "Tir-a-l'arc 92 Sceaux"
+PARIS = ZoneInfo("Europe/Paris")
 SIRETS = ["73282932000074", "55208131766522", "35600000000048", "44306184100047"]
 IBANS = ["FR7630006000011234567890189", "DE89370400440532013000", "FR1420041010050500013M02606", "GB82WEST12345698765432"]
 
 
+AFFILIATION_ENV = {
+    "CARNET_AFFILIATION_ARGON2_MEMORY_KIB": "8192",
+    "CARNET_AFFILIATION_ARGON2_PARALLELISM": "1",
+    "CARNET_AFFILIATION_REMINDER_POLL_SECONDS": "1",
+}
+# What the affiliation service consumes: its statements are final once its group has read these.
+CONSUMED = [events.CampaignPublished.topic.name, events.TicketCredited.topic.name, events.TicketRedeemed.topic.name]
+
+
 @pytest.fixture(scope="module")
 def affiliation(stack):
-    service = stack.service(
-        "affiliation",
-        env={
-            "CARNET_AFFILIATION_ARGON2_MEMORY_KIB": "8192",
-            "CARNET_AFFILIATION_ARGON2_PARALLELISM": "1",
-            "CARNET_AFFILIATION_REMINDER_POLL_SECONDS": "1",
-        },
-    ).start(timeout=120)
+    """One affiliation process for the module, with its own database and consumer group: it knows
+    only what this module publishes (never an earlier test's leftovers)."""
+    service = stack.service("affiliation", env=AFFILIATION_ENV, own_consumer_group=True).start(timeout=120)
     yield service
     service.stop()
 
@@ -82,8 +89,9 @@ async def create_affiliate(http, stack, n: int, *, city: str = "Antony") -> dict
 
 @pytest.fixture
 def mailer(stack, smtp_capture):
-    """The notification service, sending to the test's SMTP capture."""
-    service = stack.service("notification", smtp_port=smtp_capture.port).start(timeout=120)
+    """The notification service, sending to the test's SMTP capture (its own consumer group: no
+    earlier test's events are replayed to this capture)."""
+    service = stack.service("notification", smtp_port=smtp_capture.port, own_consumer_group=True).start(timeout=120)
     yield smtp_capture
     service.stop()
 
@@ -201,14 +209,17 @@ async def test_an_invited_organisation_activates_logs_in_signs_the_convention_an
     trail = (await http.get(f"/v1/affiliates/{affiliate_id}/audit-trail", headers=admin)).json()["items"]
     assert [i["action"] for i in trail][-2:] == ["suspend", "reinstate"]
 
-    # no secret in clear on Kafka nor in the service's log
-    raw = await stack.events(NOTICES, raw=True, timeout=3) + await stack.events(AFFILIATES, raw=True, timeout=3)
+    # no secret in clear on Kafka nor in the service's log; both topics read whole once the outbox is empty
+    await poll_database(affiliation.database_url, "SELECT count(*) = 0 FROM outbox WHERE state = 'pending'")
+    raw = await stack.read_to_end(NOTICES, raw=True) + await stack.read_to_end(AFFILIATES, raw=True)
+    carried = {json.loads(r.value)["event_type"] for r in raw if r.key == affiliate_id.encode()}
+    assert {"AffiliateInvited", "ConventionOtpIssued", "ConventionSigned", "AffiliateActivated"} <= carried, carried
     assert not any(token.encode() in r.value or otp.encode() in r.value for r in raw)
     log_text = affiliation.log_file.read_text(errors="replace")
     assert token not in log_text and STRONG not in log_text and contact_email(0) not in log_text
 
     # at the opening of a campaign every active organisation is reminded of its login
-    today = datetime.now(ZoneInfo("Europe/Paris")).date()
+    today = datetime.now(PARIS).date()
     campaign_id = f"reminder-{uuid.uuid4().hex[:6]}"
     await stack.publish(campaign(campaign_id, opens=today, valid_until=today + timedelta(days=30)))
     reminder = await stack.wait_for_event(
@@ -311,71 +322,71 @@ def redeemed(campaign_id: str, affiliate_id: str, cents: int, at: datetime) -> e
     )
 
 
-async def wait_statement(http, stack, affiliate_id: str, campaign_id: str, count: int) -> dict:
-    for _ in range(150):
-        answer = await http.get(
-            f"/v1/affiliates/{affiliate_id}/statement",
-            params={"campaign_id": campaign_id},
-            headers=stack.auth("admin"),
-        )
-        if answer.status_code == 200 and len(answer.json()["redemptions"]) >= count:
-            return answer.json()
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"statement never reached {count} lines")
+async def statement(http, stack, affiliate_id: str, campaign_id: str) -> dict:
+    answer = await http.get(
+        f"/v1/affiliates/{affiliate_id}/statement", params={"campaign_id": campaign_id}, headers=stack.auth("admin")
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
 
 
 async def test_a_reimbursement_batch_pays_each_organisation_its_redemptions_up_to_the_deadline_in_a_valid_sepa_file(
-    http, stack
+    http, stack, affiliation
 ):
+    # A campaign whose reimbursement deadline passed a month ago, whatever today is.
+    today = datetime.now(PARIS).date()
+    deadline = today - timedelta(days=30)
+    valid_until = deadline - timedelta(days=30)
     campaign_id = f"c-{uuid.uuid4().hex[:8]}"
-    await stack.publish(
-        campaign(campaign_id, opens=date(2025, 6, 1), valid_until=date(2026, 3, 31), deadline=date(2026, 4, 30))
-    )
+    await stack.publish(campaign(campaign_id, opens=valid_until - timedelta(days=300), valid_until=valid_until,
+                                 deadline=deadline))
     club = await create_affiliate(http, stack, 2, city="Sceaux")
     theatre = await create_affiliate(http, stack, 3, city="Clamart")
     a, b = club["affiliate_id"], theatre["affiliate_id"]
-    paris = ZoneInfo("Europe/Paris")
+
+    def at(day: date, hour: int, minute: int = 0) -> datetime:
+        return datetime.combine(day, clock_time(hour, minute), tzinfo=PARIS)
+
     in_time = [
-        redeemed(campaign_id, a, 1000, datetime(2026, 1, 10, 15, 0, tzinfo=UTC)),
-        redeemed(campaign_id, a, 2550, datetime(2026, 4, 30, 23, 30, tzinfo=paris)),  # the deadline's last hour
-        redeemed(campaign_id, b, 7000, datetime(2026, 3, 1, 10, 0, tzinfo=UTC)),
+        redeemed(campaign_id, a, 1000, at(valid_until - timedelta(days=80), 15)),
+        redeemed(campaign_id, a, 2550, at(deadline, 23, 30)),  # the deadline's last hour
+        redeemed(campaign_id, b, 7000, at(valid_until - timedelta(days=30), 10)),
     ]
-    late = redeemed(campaign_id, b, 500, datetime(2026, 5, 1, 0, 30, tzinfo=paris))
-    cancelled = redeemed(campaign_id, a, 900, datetime(2026, 2, 1, tzinfo=UTC))
+    late = redeemed(campaign_id, b, 500, at(deadline + timedelta(days=1), 0, 30))
+    cancelled = redeemed(campaign_id, a, 900, at(valid_until - timedelta(days=60), 0))
     for event in [*in_time, late, cancelled]:
         await stack.publish(event, producer="redemption")
     await stack.publish(
         events.RedemptionCancelled(
             redemption_id=cancelled.redemption_id, ticket_id=cancelled.ticket_id, wallet_id=cancelled.wallet_id,
-            campaign_id=campaign_id, affiliate_id=a, amount_cents=900, cancelled_at=datetime(2026, 2, 1, 0, 5, tzinfo=UTC),
+            campaign_id=campaign_id, affiliate_id=a, amount_cents=900,
+            cancelled_at=cancelled.redeemed_at + timedelta(minutes=5),
         ),
         producer="redemption",
     )
     await stack.publish(
         events.TicketCredited(
             ticket_id="t-assigned", wallet_id="w1", campaign_id=campaign_id, position=1, code_hash="h" * 64,
-            code_suffix="XY9Z", amount_cents=1500, affiliate_id=a, valid_until=date(2026, 3, 31),
-            credited_at=datetime(2025, 10, 1, tzinfo=UTC),
+            code_suffix="XY9Z", amount_cents=1500, affiliate_id=a, valid_until=valid_until,
+            credited_at=at(valid_until - timedelta(days=150), 10),
         ),
         producer="wallet",
     )
-    await wait_statement(http, stack, b, campaign_id, 2)
-    statement_a = await wait_statement(http, stack, a, campaign_id, 3)
-    for _ in range(50):  # the cancellation follows the redemption on the same partition
-        if any(r["status"] == "cancelled" for r in statement_a["redemptions"]):
-            break
-        await asyncio.sleep(0.2)
-        statement_a = await wait_statement(http, stack, a, campaign_id, 3)
+    await stack.caught_up(affiliation.consumer_group, CONSUMED)
+    statement_a = await statement(http, stack, a, campaign_id)
+    assert {r["redemption_id"]: r["status"] for r in statement_a["redemptions"]} == {
+        in_time[0].redemption_id: "pending", in_time[1].redemption_id: "pending", cancelled.redemption_id: "cancelled"}
     assert statement_a["pending_cents"] == 3550
 
+    yesterday = (today - timedelta(days=1)).isoformat()
     past = await http.post(
-        "/v1/reimbursement-batches", headers=stack.auth("admin"), json={"campaign_id": campaign_id, "execution_date": "2020-01-01"}
+        "/v1/reimbursement-batches", headers=stack.auth("admin"), json={"campaign_id": campaign_id, "execution_date": yesterday}
     )
     assert past.status_code == 422
     # two members of staff create a batch at the same moment: no redemption is paid twice.
-    # Only this campaign has redemptions waiting, so they need not name it.
     answers = await asyncio.gather(
-        *(http.post("/v1/reimbursement-batches", headers=stack.auth("admin"), json={}) for _ in range(2))
+        *(http.post("/v1/reimbursement-batches", headers=stack.auth("admin"), json={"campaign_id": campaign_id})
+          for _ in range(2))
     )
     assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
     batch = next(a for a in answers if a.status_code == 201)
@@ -425,7 +436,7 @@ async def test_a_reimbursement_batch_pays_each_organisation_its_redemptions_up_t
     )
     assert (told["data"]["contact_email"], told["data"]["amount_cents"]) == (contact_email(3), 7000)
 
-    statement_b = await wait_statement(http, stack, b, campaign_id, 2)
+    statement_b = await statement(http, stack, b, campaign_id)
     assert (statement_b["reimbursed_cents"], statement_b["pending_cents"]) == (7000, 500)
 
     club_token = stack.token("affiliate", affiliate_id=a)
@@ -433,3 +444,51 @@ async def test_a_reimbursement_batch_pays_each_organisation_its_redemptions_up_t
     assert [t["ticket_id"] for t in assigned.json()["items"]] == ["t-assigned"]
     other = await http.get(f"/v1/affiliates/{b}/statement", headers={"Authorization": f"Bearer {club_token}"})
     assert other.status_code == 404
+
+
+async def test_a_batch_left_without_a_campaign_is_for_the_only_campaign_waiting_and_asks_which_when_several(stack):
+    """Its own process and consumer group: what is waiting is exactly what this test published."""
+    from stdnum import luhn
+
+    service = stack.service("affiliation", env=AFFILIATION_ENV, own_consumer_group=True)
+    await asyncio.to_thread(service.start, timeout=120)
+    try:
+        async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
+            admin = stack.auth("admin")
+
+            async def batch_without_campaign():
+                return await http.post("/v1/reimbursement-batches", headers=admin, json={})
+
+            nothing = await batch_without_campaign()
+            assert (nothing.status_code, nothing.json()["error"]["code"]) == (409, "NOTHING_TO_REIMBURSE")
+
+            digits = str(uuid.uuid4().int)
+            siren = digits[:8] + luhn.calc_check_digit(digits[:8])
+            siret = siren + digits[8:12] + luhn.calc_check_digit(siren + digits[8:12])
+            created = await http.post("/v1/affiliates", headers=admin, json={
+                "name": "Club de voile", "siret": siret, "activity": "sport", "contact_email": "voile@example.org",
+                "address": {"line": "1 quai", "postcode": "92100", "city": "Boulogne-Billancourt"}, "iban": IBANS[0]})
+            assert created.status_code == 201, created.text
+            affiliate_id = created.json()["affiliate_id"]
+
+            today = datetime.now(PARIS).date()
+            first, second = f"c-{uuid.uuid4().hex[:8]}", f"c-{uuid.uuid4().hex[:8]}"
+            for campaign_id in (first, second):
+                await stack.publish(campaign(campaign_id, opens=today - timedelta(days=200),
+                                             valid_until=today + timedelta(days=30)))
+            await stack.publish(redeemed(first, affiliate_id, 1000, datetime.now(UTC) - timedelta(days=1)),
+                                producer="redemption")
+            await stack.caught_up(service.consumer_group, CONSUMED)
+            only = await batch_without_campaign()
+            assert only.status_code == 201, only.text
+            assert (only.json()["campaign_id"], only.json()["total_cents"]) == (first, 1000)
+
+            for campaign_id in (first, second):
+                await stack.publish(redeemed(campaign_id, affiliate_id, 500, datetime.now(UTC) - timedelta(days=1)),
+                                    producer="redemption")
+            await stack.caught_up(service.consumer_group, CONSUMED)
+            several = await batch_without_campaign()
+            assert (several.status_code, several.json()["error"]["code"]) == (422, "CAMPAIGN_REQUIRED")
+            assert sorted(several.json()["error"]["details"]["campaign_ids"]) == sorted([first, second])
+    finally:
+        await asyncio.to_thread(service.stop)

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from affiliation.domain import convention as c
@@ -145,14 +145,65 @@ def test_a_new_convention_version_published_after_reading_must_be_read_again():
 
 
 ACTIONS = ("read", "read_wrong_hash", "accept", "otp", "sign_right", "sign_wrong")
+S = c.ConventionStep
 
 
-@settings(max_examples=80, deadline=None)
-@given(st.lists(st.sampled_from(ACTIONS), max_size=12))
+class ConventionModel:
+    """What the convention's rules say each action does, written from the rules, not from the code:
+    the step reached, the otp's issue minute and failed attempts, and the refusal expected."""
+
+    def __init__(self) -> None:
+        self.step = S.NOT_STARTED
+        self.otp_minute: int | None = None
+        self.failures = 0
+        self.burnt = False
+
+    def expect(self, action: str, minute: int) -> str | None:
+        """Apply `action` at `minute`; the refusal code it must meet (None: an audit record)."""
+        if action in ("read", "read_wrong_hash"):
+            if self.step not in (S.NOT_STARTED, S.READ):
+                return "CONVENTION_STEP_OUT_OF_ORDER"
+            if action == "read_wrong_hash":
+                return "CONVENTION_HASH_MISMATCH"
+            self.step = S.READ
+        elif action == "accept":
+            if self.step is not S.READ:
+                return "CONVENTION_STEP_OUT_OF_ORDER"
+            self.step = S.ACCEPTED
+        elif action == "otp":
+            if self.step not in (S.ACCEPTED, S.OTP_ISSUED):
+                return "CONVENTION_STEP_OUT_OF_ORDER"
+            self.step, self.otp_minute, self.failures, self.burnt = S.OTP_ISSUED, minute, 0, False
+        else:
+            if self.step is not S.OTP_ISSUED:
+                return "CONVENTION_STEP_OUT_OF_ORDER"
+            if self.burnt or timedelta(minutes=minute - self.otp_minute) >= POLICY.ttl:
+                return "OTP_EXPIRED"
+            if action == "sign_wrong":
+                self.failures += 1
+                self.burnt = self.failures >= POLICY.max_attempts
+                return "OTP_INVALID"
+            self.step = S.SIGNED
+        return None
+
+
+ANY_ACTIONS = st.lists(st.sampled_from(ACTIONS), max_size=12)
+# The four steps in order with any actions between them: half the sequences walk towards SIGNED.
+TOWARDS_SIGNING = st.tuples(*(st.tuples(st.lists(st.sampled_from(ACTIONS), max_size=2), st.just(step))
+                              for step in ("read", "accept", "otp", "sign_right"))).map(
+    lambda parts: [action for noise, step in parts for action in [*noise, step]])
+
+
+@settings(max_examples=200, deadline=None)
+@example(["read", "accept", "otp", "sign_right"])
+@example(["read", "read_wrong_hash", "accept", "otp", "sign_wrong", "otp", "sign_wrong", "sign_right"])
+@given(st.one_of(ANY_ACTIONS, TOWARDS_SIGNING))
 def test_whatever_the_sequence_the_convention_is_signed_only_after_read_accept_and_otp_in_that_order(actions):
-    progress, otp, done = c.ConventionProgress(), None, []
+    progress, otp, done, model = c.ConventionProgress(), None, [], ConventionModel()
     for minute, action in enumerate(actions):
         step = ctx(minute)
+        expected = model.expect(action, minute)
+        refusal = None
         try:
             if action == "read":
                 progress, record = c.read(progress, DOC, DOC.sha256, step)
@@ -165,14 +216,17 @@ def test_whatever_the_sequence_the_convention_is_signed_only_after_read_accept_a
             else:
                 code = otp if action == "sign_right" and otp else "000000" if otp != "000000" else "111111"
                 progress, record, refusal = c.sign(progress, DOC, code, step, POLICY)
-                if refusal is not None:
-                    continue
-        except Refusal:
-            continue
-        done.append(record.action)
-    if progress.step is c.ConventionStep.SIGNED:
-        assert done[-1] == "sign"
+        except Refusal as raised:
+            refusal = raised
+        assert (refusal.code if refusal else None) == expected, (action, minute)
+        assert progress.step is model.step, (action, minute)
+        if refusal is None:
+            done.append(record.action)
+    # the audit trail is the accepted actions, and SIGNED is reached exactly when the rules say so
+    assert (progress.step is S.SIGNED) == (model.step is S.SIGNED)
+    if progress.step is S.SIGNED:
+        assert done[-1] == "sign" and done.count("sign") == 1
         first_accept = done.index("accept")
         assert "read" in done[:first_accept]
         assert "otp" in done[first_accept:]
-    assert done.count("sign") <= 1
+    event("signed" if progress.step is S.SIGNED else f"ended {progress.step.value}")

@@ -15,7 +15,7 @@ from enrolment.domain import PARIS, CampaignCalendar
 
 @pytest.fixture(scope="module")
 def enrolment(stack):
-    service = stack.service("enrolment").start(timeout=90)
+    service = stack.service("enrolment", own_consumer_group=True).start(timeout=90)
     yield service
     service.stop()
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from carnet_contracts.events import WalletCreated
+from carnet_contracts.topics import WALLET_WALLETS
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +26,7 @@ async def _wait_status(http, application_id, headers, status, timeout=30.0):
         await asyncio.sleep(0.2)
 
 
-async def test_submitted_validated_by_its_school_granted_then_wallet_ready(world, stack, http):
+async def test_submitted_validated_by_its_school_granted_then_wallet_ready(world, stack, http, enrolment):
     r = await http.post("/v1/applications", headers=world.family, json=world.application())
     assert r.status_code == 201, r.text
     application_id = r.json()["application_id"]
@@ -80,9 +81,9 @@ async def test_submitted_validated_by_its_school_granted_then_wallet_ready(world
     assert view["wallet_id"] == wallet_id
     assert [h["status"] for h in view["history"]] == ["submitted", "validated", "wallet_ready"]
 
-    # The same event delivered twice changes nothing.
+    # The same event delivered twice changes nothing: checked once the service has consumed it.
     await stack.publish(created, producer="wallet", event_id=envelope.event_id)
-    await asyncio.sleep(1.0)
+    await stack.caught_up(enrolment.consumer_group, [WALLET_WALLETS.name])
     view = (await http.get(f"/v1/applications/{application_id}", headers=world.family)).json()
     assert len(view["history"]) == 3
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -31,11 +31,12 @@ async def test_each_refusal_has_its_code_and_changes_nothing(world, http):
             body[section] = {**body[section], **values} if isinstance(values, dict) else values
         return body
 
+    five_year_old = date(world.calendar.school_year_start.year - 5, 1, 1)  # too young, whatever the year
     cases = [
         (app(address={"postcode": "75015"}), 422, "NOT_RESIDENT"),
         (app(campaign_id=closed_id), 409, "ENROLMENT_CLOSED"),
         (app(student={"level": "2nde"}), 422, "LEVEL_NOT_ELIGIBLE"),
-        (app(student={"birth_date": "2021-01-01"}), 422, "BIRTH_DATE_IMPLAUSIBLE"),
+        (app(student={"birth_date": five_year_old.isoformat()}), 422, "BIRTH_DATE_IMPLAUSIBLE"),
         (app(campaign_id="no-such-campaign"), 404, "UNKNOWN_CAMPAIGN"),
         (app(school_id="no-such-school"), 404, "UNKNOWN_SCHOOL"),
         (app(student={"birth_date": "14/03/2003"}, guardian={"email": "nope"}), 422, "VALIDATION_ERROR"),
@@ -59,9 +60,12 @@ async def test_each_refusal_has_its_code_and_changes_nothing(world, http):
 
 
 async def test_campaign_settings_are_checked_and_shown(world, http):
+    cal = world.calendar  # enrolment closing before it opens
     r = await http.put(f"/v1/campaigns/{world.campaign_id}-bad", headers=world.admin,
-                       json={"label": "x", "enrolment_opens": "2026-06-01", "enrolment_closes": "2026-05-01",
-                             "pass_valid_until": "2027-03-31", "reimbursement_deadline": "2027-04-30"})
+                       json={"label": "x", "enrolment_opens": cal.enrolment_opens.isoformat(),
+                             "enrolment_closes": (cal.enrolment_opens - timedelta(days=31)).isoformat(),
+                             "pass_valid_until": cal.pass_valid_until.isoformat(),
+                             "reimbursement_deadline": cal.reimbursement_deadline.isoformat()})
     assert r.status_code == 422 and r.json()["error"]["code"] == "CAMPAIGN_CALENDAR_INVALID"
     r = await http.get(f"/v1/campaigns/{world.campaign_id}", headers=world.family)
     assert r.status_code == 200

@@ -8,7 +8,7 @@ import asyncio
 import io
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -34,12 +34,13 @@ def smtp_capture(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 async def processes(stack, smtp_capture):
-    wallet = stack.service("wallet", database_url=await stack.create_database("wallet"))
+    wallet = stack.service("wallet", database_url=await stack.create_database("wallet"), own_consumer_group=True)
     await asyncio.to_thread(wallet.start, timeout=120)
     notification = stack.service(
         "notification",
         database_url=await stack.create_database("notification"),
         smtp_port=smtp_capture.port,
+        own_consumer_group=True,
         env={"CARNET_WALLET_URL": wallet.url, "CARNET_NOTIFICATION_WORKER_POLL_SECONDS": "0.2"},
     )
     await asyncio.to_thread(notification.start, timeout=120)
@@ -63,13 +64,14 @@ async def _wallet_with_two_credited_tickets(stack, wallet) -> tuple[str, str, st
     family's sub and address, and {position: (ticket_id, code, campaign_id)}."""
     family_sub = f"family-{uuid.uuid4().hex[:10]}"
     guardian_email = f"anne-{uuid.uuid4().hex[:6]}@example.org"
+    today = datetime.now(UTC).date()
     granted = ev.PassGranted(
         application_id=f"app-{uuid.uuid4()}", campaign_id=f"campaign-{uuid.uuid4().hex[:8]}",
-        campaign_label="2098-2099", school_id="0920001A", family_sub=family_sub,
+        campaign_label=f"{today.year}-{today.year + 1}", school_id="0920001A", family_sub=family_sub,
         student=ev.Pupil(last_name="Martin", first_name="Léa", level="5e"),
         guardian=ev.GuardianContact(last_name="Martin", first_name="Anne", email=guardian_email),
         allowance_cents=7000, tickets_per_pass=7, ticket_min_cents=500, ticket_max_cents=7000,
-        pass_valid_until=date(2099, 3, 31), validated_at=datetime.now(UTC),
+        pass_valid_until=today + timedelta(days=200), validated_at=datetime.now(UTC),
     )
     await stack.publish(granted)
     created = await stack.wait_for_event(

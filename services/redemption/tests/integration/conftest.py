@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -33,6 +33,8 @@ class Feed:
         self.database_url = database_url
         self.key = stack.secrets["CARNET_TICKET_CODE_HASH_KEY"].encode()
         self.campaign_id = f"campaign-{uuid.uuid4().hex[:8]}"
+        self.today = datetime.now(UTC).date()
+        self.valid_until = self.today + timedelta(days=200)  # a campaign under way, whatever today is
 
     def another_campaign(self) -> Feed:
         """The same service, tickets of another campaign."""
@@ -50,7 +52,8 @@ class Feed:
             await producer.stop()
 
     def credited(self, *, amount_cents: int = 1000, affiliate_id: str | None = None,
-                 valid_until: date = date(2099, 3, 31)) -> tuple[Credited, TicketCredited]:
+                 valid_until: date | None = None) -> tuple[Credited, TicketCredited]:
+        valid_until = valid_until or self.valid_until
         code = ticket_code.generate()
         ticket = Credited(code, f"ticket-{uuid.uuid4()}", f"wallet-{uuid.uuid4()}", amount_cents)
         event = TicketCredited(
@@ -81,9 +84,10 @@ class Feed:
 
     async def campaign(self, grace_minutes: int) -> None:
         await self.publish(CampaignPublished(
-            campaign_id=self.campaign_id, label="2098-2099", enrolment_opens=date(2098, 6, 1),
-            enrolment_closes=date(2098, 11, 30), pass_valid_until=date(2099, 3, 31),
-            reimbursement_deadline=date(2099, 4, 30), allowance_cents=7000, tickets_per_pass=7,
+            campaign_id=self.campaign_id, label=f"{self.today.year}-{self.today.year + 1}",
+            enrolment_opens=self.today - timedelta(days=30), enrolment_closes=self.today + timedelta(days=60),
+            pass_valid_until=self.valid_until, reimbursement_deadline=self.valid_until + timedelta(days=30),
+            allowance_cents=7000, tickets_per_pass=7,
             ticket_min_cents=500, ticket_max_cents=7000, eligible_postcode_prefixes=["92"],
             eligible_levels=["6e", "5e", "4e", "3e"], redemption_cancel_grace_minutes=grace_minutes,
         ))
@@ -106,7 +110,7 @@ class Feed:
 
 async def start_redemption(stack, **env: str):
     database_url = await stack.create_database("redemption")
-    process = stack.service("redemption", database_url=database_url, env=env)
+    process = stack.service("redemption", database_url=database_url, env=env, own_consumer_group=True)
     await asyncio.to_thread(process.start, timeout=120)
     return process, database_url
 

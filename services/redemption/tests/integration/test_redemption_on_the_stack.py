@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from datetime import date
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -39,7 +39,8 @@ async def test_two_hundred_concurrent_redemptions_of_one_ticket_on_two_replicas_
 ):
     """The guard is in the database: two replicas of the HTTP side share it without any change."""
     process, feed = redemption
-    replica = stack.service("redemption", database_url=feed.database_url, env=dict(REPLICA_ENV))
+    replica = stack.service("redemption", database_url=feed.database_url,  # a replica: same database, same group
+                            env={**REPLICA_ENV, "CARNET_REDEMPTION_CONSUMER_GROUP": process.consumer_group})
     await asyncio.to_thread(replica.start, timeout=120)
     try:
         affiliate_id = await feed.affiliate()
@@ -95,13 +96,15 @@ async def test_refusals_say_what_happened_and_change_nothing(stack, redemption):
     process, feed = redemption
     affiliate_id, other_affiliate = await feed.affiliate(), await feed.affiliate()
     reserved, voided, spent = await feed.tickets(3)
-    [expired] = await feed.tickets(1, valid_until=date(2020, 3, 31))
+    expired_on = feed.today - timedelta(days=400)  # last year's campaign
+    [expired] = await feed.tickets(1, valid_until=expired_on)
+    now = datetime.now(UTC).isoformat()
     await feed.publish(
         TicketAssigned(ticket_id=reserved.ticket_id, wallet_id=reserved.wallet_id, campaign_id=feed.campaign_id,
                        affiliate_id=other_affiliate, code_suffix=reserved.code[-4:], amount_cents=1000,
-                       assigned_at="2099-01-01T10:00:00Z"),
+                       assigned_at=now),
         TicketVoidRequested(ticket_id=voided.ticket_id, wallet_id=voided.wallet_id, campaign_id=feed.campaign_id,
-                            requested_at="2099-01-01T10:00:00Z"),
+                            requested_at=now),
     )
     await feed.until("SELECT reserved_for IS NOT NULL FROM tickets WHERE ticket_id = $1", reserved.ticket_id)
     await feed.until("SELECT status = 'voided' FROM tickets WHERE ticket_id = $1", voided.ticket_id)
@@ -119,7 +122,7 @@ async def test_refusals_say_what_happened_and_change_nothing(stack, redemption):
         assert (status, body["error"]["code"]) == (409, "TICKET_VOIDED")
         status, body = await redeem(expired.code)
         assert (status, body["error"]["code"]) == (409, "TICKET_EXPIRED")
-        assert "depuis le 01/04/2020" in body["error"]["message"]
+        assert f"depuis le {expired_on + timedelta(days=1):%d/%m/%Y}" in body["error"]["message"]
         assert (await redeem(spent.code))[0] == 201
         status, body = await redeem(spent.code, other_affiliate)
         assert (status, body["error"]["code"]) == (409, "TICKET_ALREADY_REDEEMED")
@@ -139,7 +142,7 @@ async def test_refusals_say_what_happened_and_change_nothing(stack, redemption):
         assert check.status_code == 409 and check.json()["redeemable"] is False
     # The wallet's void request on a spent ticket is refused with the reason.
     await feed.publish(TicketVoidRequested(ticket_id=spent.ticket_id, wallet_id=spent.wallet_id,
-                                           campaign_id=feed.campaign_id, requested_at="2099-01-01T10:00:00Z"))
+                                           campaign_id=feed.campaign_id, requested_at=now))
     events = await events_for(stack, {spent.ticket_id, voided.ticket_id},
                               lambda found: {"TicketVoided", "TicketVoidRefused"} <= {m["event_type"] for m in found})
     refused = next(m for m in events if m["event_type"] == "TicketVoidRefused")
@@ -194,7 +197,7 @@ async def test_the_redeemer_cancels_within_the_grace_period_but_never_once_batch
 
         await feed.publish(ReimbursementBatchCreated(
             batch_id=f"batch-{uuid.uuid4().hex[:6]}", campaign_id=feed.campaign_id,
-            redemption_ids=[two["redemption_id"]], total_cents=1500, count=1, created_at="2099-04-01T10:00:00Z"))
+            redemption_ids=[two["redemption_id"]], total_cents=1500, count=1, created_at=datetime.now(UTC)))
         await feed.until("SELECT batch_id IS NOT NULL FROM redemptions WHERE redemption_id = $1::uuid",
                          two["redemption_id"])
         locked = await client.post(f"/v1/redemptions/{two['redemption_id']}/cancel",

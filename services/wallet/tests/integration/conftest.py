@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -26,19 +26,22 @@ class Feed:
         self.stack = stack
         self.database_url = database_url
         self.campaign_id = f"campaign-{uuid.uuid4().hex[:8]}"
+        today = datetime.now(UTC).date()
+        self.valid_until = today + timedelta(days=200)  # a campaign under way, whatever today is
+        self.label = f"Pass Hauts-de-Seine {today.year}-{today.year + 1}"
 
     def pass_granted(self, *, tickets_per_pass: int = 7, allowance_cents: int = 7000,
-                     school_id: str = "0920001A", paper: bool = False, valid_until: date = date(2099, 3, 31),
+                     school_id: str = "0920001A", paper: bool = False, valid_until: date | None = None,
                      first_name: str = "Léa", last_name: str = "Martin",
                      email: str = "anne.martin@example.org") -> PassGranted:
         return PassGranted(
             application_id=f"app-{uuid.uuid4()}", campaign_id=self.campaign_id,
-            campaign_label="Pass Hauts-de-Seine 2098-2099", school_id=school_id,
+            campaign_label=self.label, school_id=school_id,
             family_sub=None if paper else f"family-{uuid.uuid4().hex[:10]}", channel="paper" if paper else "online",
             student=Pupil(last_name=last_name, first_name=first_name, level="5e"),
             guardian=GuardianContact(last_name=last_name, first_name="Anne", email=email),
             allowance_cents=allowance_cents, tickets_per_pass=tickets_per_pass, ticket_min_cents=500,
-            ticket_max_cents=7000, pass_valid_until=valid_until, validated_at=datetime.now(UTC),
+            ticket_max_cents=7000, pass_valid_until=valid_until or self.valid_until, validated_at=datetime.now(UTC),
         )
 
     async def wallet_of(self, granted: PassGranted, *, timeout: float = 60.0) -> str:
@@ -94,7 +97,7 @@ def code_forms(code: str) -> list[str]:
 async def wallet(stack):
     """One wallet process for the wallet's integration tests; tests use their own applications and campaign."""
     database_url = await stack.create_database("wallet")
-    process = stack.service("wallet", database_url=database_url, env=FAST_PERIODIC)
+    process = stack.service("wallet", database_url=database_url, env=FAST_PERIODIC, own_consumer_group=True)
     await asyncio.to_thread(process.start, timeout=120)
     yield process, Feed(stack, database_url)
     await asyncio.to_thread(process.stop)

@@ -7,7 +7,7 @@ import io
 import json
 import uuid
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pypdf
@@ -16,8 +16,9 @@ import pytest
 from carnet_contracts import ticket_code
 from carnet_contracts.events import (
     AffiliateActivated,
-    CampaignPublished,
     AffiliateSuspended,
+    CampaignPublished,
+    PassGranted,
     RedemptionCancelled,
     TicketRedeemed,
     TicketVoided,
@@ -39,7 +40,8 @@ async def test_pass_granted_to_wallet_created_to_ticket_credited_whose_event_has
         shown = (await client.get(f"/v1/wallets/{wallet_id}", headers=family)).json()
         assert [t["position"] for t in shown["tickets"]] == [1, 2, 3, 4, 5, 6, 7]
         assert {t["status"] for t in shown["tickets"]} == {"blank"}
-        assert (shown["allowance_cents"], shown["remaining_cents"], shown["valid_until"]) == (7000, 7000, "2099-03-31")
+        assert (shown["allowance_cents"], shown["remaining_cents"], shown["valid_until"]) == (
+            7000, 7000, feed.valid_until.isoformat())
         first = shown["tickets"][0]["ticket_id"]
         answer = await client.post(f"/v1/wallets/{wallet_id}/tickets/{first}/credit", headers=family,
                                    json={"amount_cents": 1000})
@@ -52,11 +54,10 @@ async def test_pass_granted_to_wallet_created_to_ticket_credited_whose_event_has
         admin_view = (await client.get(f"/v1/wallets/{wallet_id}", headers=stack.auth("admin"))).json()
         assert admin_view["tickets"][0]["code"] is None, "codes are for the family only"
 
-    # A test consumer of wallet.tickets: it finds the keyed hash and the suffix, never the code.
-    records = await stack.events(
-        WALLET_TICKETS.name, raw=True, timeout=30,
-        until=lambda found: any(first.encode() in r.value and b"TicketCredited" in r.value for r in found),
-    )
+    # A test consumer of wallet.tickets, once the wallet's outbox is empty (every event about the
+    # ticket is on the topic): it finds the keyed hash and the suffix, never the code.
+    await feed.until("SELECT count(*) = 0 FROM outbox WHERE state = 'pending'")
+    records = await stack.read_to_end(WALLET_TICKETS.name, raw=True)
     mine = [r for r in records if first.encode() in r.value]
     [credited] = [r for r in mine if b'"TicketCredited"' in r.value]
     data = json.loads(credited.value)["data"]
@@ -100,12 +101,16 @@ async def test_a_duplicated_and_redelivered_pass_granted_creates_one_wallet(stac
     await stack.publish(granted, event_id=first)
     await stack.publish(granted, event_id=first)  # the broker redelivers
     await stack.publish(granted, event_id=duplicate)  # the producer sent the same fact twice
-    await feed.until("SELECT count(*) = 2 FROM inbox WHERE event_id = ANY($1::uuid[])", [first, duplicate])
+    process, _ = wallet
+    await stack.caught_up(process.consumer_group, [PassGranted.topic.name])  # the three deliveries handled
+    assert await feed.fetchval("SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])", [first, duplicate]) == 2
     assert await feed.fetchval("SELECT count(*) FROM wallets WHERE application_id = $1", granted.application_id) == 1
     assert await feed.fetchval(
         "SELECT count(*) FROM tickets JOIN wallets USING (wallet_id) WHERE application_id = $1",
         granted.application_id) == 7
-    created = await stack.events(WALLET_WALLETS.name, timeout=5)
+    # Once the wallet's outbox is empty, everything it will say about this pass is on the topic.
+    await feed.until("SELECT count(*) = 0 FROM outbox WHERE state = 'pending'")
+    created = await stack.read_to_end(WALLET_WALLETS.name)
     assert sum(m["event_type"] == "WalletCreated" and m["data"]["application_id"] == granted.application_id
                for m in created) == 1
 
@@ -204,8 +209,8 @@ async def test_refusals_voiding_redemption_events_sheet_access_and_figures(stack
     assert body["tickets_by_status"] == {"blank": 6, "credited": 1, "redeemed": 0, "void_pending": 0,
                                          "voided": 0, "replace_pending": 0, "expired": 0}
     assert body["watched_amounts"] == {"1000": 0, "3000": 1, "7000": 0}
-    events = await stack.events(WALLET_TICKETS.name, timeout=10, until=lambda found: sum(
-        m["data"].get("wallet_id") == wallet_id and m["event_type"] == "TicketAssigned" for m in found) >= 1)
+    await feed.until("SELECT count(*) = 0 FROM outbox WHERE state = 'pending'")
+    events = await stack.read_to_end(WALLET_TICKETS.name)
     kinds = Counter(m["event_type"] for m in events if m["data"].get("wallet_id") == wallet_id)
     assert kinds == {"TicketCredited": 2, "TicketVoidRequested": 2, "TicketAssigned": 1}
     requested = await stack.wait_for_event(
@@ -219,20 +224,22 @@ async def test_a_republished_campaign_carries_its_new_validity_end_to_its_wallet
     process, _ = wallet
     granted = feed.pass_granted()
     wallet_id = await feed.wallet_of(granted)
+    extended = feed.valid_until + timedelta(days=30)  # the campaign prolonged by a month
     await stack.publish(CampaignPublished(
-        campaign_id=feed.campaign_id, label="Pass Hauts-de-Seine 2098-2099 (prolongé)",
-        enrolment_opens="2098-06-01", enrolment_closes="2098-11-30", pass_valid_until="2099-04-30",
-        reimbursement_deadline="2099-05-31", allowance_cents=9000, tickets_per_pass=7, ticket_min_cents=500,
-        ticket_max_cents=7000, eligible_postcode_prefixes=["92"], eligible_levels=["6e", "5e", "4e", "3e"],
+        campaign_id=feed.campaign_id, label=f"{feed.label} (prolongé)",
+        enrolment_opens=feed.valid_until - timedelta(days=300), enrolment_closes=feed.valid_until - timedelta(days=120),
+        pass_valid_until=extended, reimbursement_deadline=extended + timedelta(days=31), allowance_cents=9000,
+        tickets_per_pass=7, ticket_min_cents=500, ticket_max_cents=7000, eligible_postcode_prefixes=["92"],
+        eligible_levels=["6e", "5e", "4e", "3e"],
     ))
-    await feed.until("SELECT valid_until = '2099-04-30' FROM wallets WHERE wallet_id = $1::uuid", wallet_id)
+    await feed.until("SELECT valid_until = $2 FROM wallets WHERE wallet_id = $1::uuid", wallet_id, extended)
     async with httpx.AsyncClient(base_url=process.url, timeout=30) as client:
         shown = (await client.get(f"/v1/wallets/{wallet_id}",
                                   headers=stack.auth("family", sub=granted.family_sub))).json()
-    assert shown["valid_until"] == "2099-04-30"
-    assert shown["campaign_label"] == "Pass Hauts-de-Seine 2098-2099 (prolongé)"
+    assert shown["valid_until"] == extended.isoformat()
+    assert shown["campaign_label"] == f"{feed.label} (prolongé)"
     assert shown["allowance_cents"] == 7000, "a granted pass keeps its allowance"
     later = feed.pass_granted()
     await feed.wallet_of(later)
     assert await feed.fetchval("SELECT valid_until FROM wallets WHERE application_id = $1",
-                               later.application_id) == date(2099, 4, 30)
+                               later.application_id) == extended

@@ -327,81 +327,133 @@ def test_a_credit_is_accepted_exactly_when_in_bounds_and_within_the_remaining(al
         assert 0 <= wallet.credited_cents <= allowance
 
 
+HOLDING = (TicketStatus.CREDITED, TicketStatus.REDEEMED, TicketStatus.VOID_PENDING, TicketStatus.REPLACE_PENDING)
+
+
 class AllowanceMachine(RuleBasedStateMachine):
-    """Credits, voids, redemptions and cancellations in any order never break the allowance."""
+    """Credits, voids, redemptions and cancellations in any order: the wallet accepts exactly the
+    credits that fit (a wallet refusing every credit fails here) and never exceeds its allowance.
+
+    The wallet is compared with a model of its own: each ticket's status and amount, kept by the
+    machine from what it asked, not read back from the wallet.
+    """
 
     @initialize(allowance=st.integers(500, 10_000))
     def open_wallet(self, allowance):
         self.wallet = make_wallet(allowance_cents=allowance)
+        self.allowance = allowance
+        self.model: dict = {t.ticket_id: (TicketStatus.BLANK, None) for t in self.wallet.tickets}
+        self.accepted_credits = 0
+
+    def _held(self) -> int:
+        return sum(amount for status, amount in self.model.values() if status in HOLDING)
 
     def _pick(self, index, status):
-        matching = [t for t in self.wallet.tickets if t.status is status]
+        matching = [t for t in self.wallet.tickets if self.model[t.ticket_id][0] is status]
         return matching[index % len(matching)] if matching else None
 
     @rule(index=st.integers(0, 6), amount=st.integers(400, 7100))
     def credit_a_ticket(self, index, amount):
         ticket = self.wallet.tickets[index]
+        blank = self.model[ticket.ticket_id][0] is TicketStatus.BLANK
+        in_bounds = 500 <= amount <= 7000
+        fits = self._held() + amount <= self.allowance
         try:
             self.wallet.credit(ticket.ticket_id, amount, code=ticket_code.generate(), now=DURING)
-        except Refusal:
-            pass
+        except Refusal as refusal:
+            assert not (blank and in_bounds and fits), f"a credit that fits was refused: {refusal.code}"
+            expected = "TICKET_NOT_BLANK" if not blank else "AMOUNT_OUT_OF_RANGE" if not in_bounds else "ALLOWANCE_EXCEEDED"
+            assert refusal.code == expected
+        else:
+            assert blank and in_bounds and fits, "a credit that does not fit was accepted"
+            self.model[ticket.ticket_id] = (TicketStatus.CREDITED, amount)
+            self.accepted_credits += 1
 
     @rule(index=st.integers(0, 6))
     def request_a_void(self, index):
         ticket = self._pick(index, TicketStatus.CREDITED)
         if ticket:
             self.wallet.request_void(ticket.ticket_id, now=DURING)
+            self.model[ticket.ticket_id] = (TicketStatus.VOID_PENDING, self.model[ticket.ticket_id][1])
 
     @rule(index=st.integers(0, 6), voided=st.booleans())
     def answer_a_void(self, index, voided):
         ticket = self._pick(index, TicketStatus.VOID_PENDING)
-        if ticket and voided:
-            self.wallet.ticket_voided(ticket.ticket_id)
-        elif ticket:
-            self.wallet.void_refused(ticket.ticket_id, "TICKET_ALREADY_REDEEMED")
+        if ticket is None:
+            return
+        amount = self.model[ticket.ticket_id][1]
+        if voided:  # a voided ticket is blank again: its amount is back in the allowance
+            assert self.wallet.ticket_voided(ticket.ticket_id)
+            self.model[ticket.ticket_id] = (TicketStatus.BLANK, None)
+        else:
+            assert self.wallet.void_refused(ticket.ticket_id, "TICKET_ALREADY_REDEEMED")
+            self.model[ticket.ticket_id] = (TicketStatus.CREDITED, amount)
 
     @rule(index=st.integers(0, 6), cancel=st.booleans())
     def redeem_or_cancel(self, index, cancel):
         if cancel:
             ticket = self._pick(index, TicketStatus.REDEEMED)
             if ticket:
-                self.wallet.redemption_cancelled(ticket.ticket_id)
+                assert self.wallet.redemption_cancelled(ticket.ticket_id)
+                self.model[ticket.ticket_id] = (TicketStatus.CREDITED, self.model[ticket.ticket_id][1])
         else:
             ticket = self._pick(index, TicketStatus.CREDITED)
             if ticket:
-                self.wallet.ticket_redeemed(ticket.ticket_id, redeemed_at=DURING)
+                assert self.wallet.ticket_redeemed(ticket.ticket_id, redeemed_at=DURING)
+                self.model[ticket.ticket_id] = (TicketStatus.REDEEMED, self.model[ticket.ticket_id][1])
 
     @rule(index=st.integers(0, 6), outcome=st.sampled_from(["replaced", "refused", "redeemed"]))
     def replace_a_ticket(self, index, outcome):
         ticket = self._pick(index, TicketStatus.CREDITED)
-        if ticket:
-            self.wallet.request_replace(ticket.ticket_id, new_code=ticket_code.generate(), now=DURING)
-            if outcome == "replaced":
-                self.wallet.ticket_replaced(ticket.ticket_id)
-            elif outcome == "redeemed":
-                self.wallet.ticket_redeemed(ticket.ticket_id, redeemed_at=DURING)
-            self.wallet.replace_refused(ticket.ticket_id, "x", redeemed_at=DURING, affiliate_id=None) \
-                if outcome != "replaced" else None
+        if ticket is None:
+            return
+        amount = self.model[ticket.ticket_id][1]
+        self.wallet.request_replace(ticket.ticket_id, new_code=ticket_code.generate(), now=DURING)
+        if outcome == "replaced":  # same amount, a new code
+            self.wallet.ticket_replaced(ticket.ticket_id)
+            self.model[ticket.ticket_id] = (TicketStatus.CREDITED, amount)
+            return
+        if outcome == "redeemed":
+            self.wallet.ticket_redeemed(ticket.ticket_id, redeemed_at=DURING)
+        self.wallet.replace_refused(ticket.ticket_id, "x", redeemed_at=DURING, affiliate_id=None)
+        self.model[ticket.ticket_id] = (TicketStatus.REDEEMED, amount)
 
     @rule(index=st.integers(0, 6), then_void=st.booleans())
     def cancel_late(self, index, then_void):
         ticket = self._pick(index, TicketStatus.REDEEMED)
-        if ticket and self.wallet.redemption_cancelled(ticket.ticket_id, then_void=then_void) and then_void:
-            self.wallet.ticket_voided(ticket.ticket_id)
+        if ticket is None:
+            return
+        amount = self.model[ticket.ticket_id][1]
+        assert self.wallet.redemption_cancelled(ticket.ticket_id, then_void=then_void)
+        if then_void:
+            assert self.wallet.ticket_voided(ticket.ticket_id)
+            self.model[ticket.ticket_id] = (TicketStatus.BLANK, None)
+        else:
+            self.model[ticket.ticket_id] = (TicketStatus.CREDITED, amount)
 
     @invariant()
-    def credited_total_never_exceeds_the_allowance(self):
-        holding = sum(t.amount_cents for t in self.wallet.tickets
-                      if t.status in (TicketStatus.CREDITED, TicketStatus.REDEEMED, TicketStatus.VOID_PENDING,
-                                      TicketStatus.REPLACE_PENDING))
-        assert self.wallet.credited_cents == holding <= self.wallet.allowance_cents
-        assert self.wallet.remaining_cents >= 0
-        assert all(500 <= t.amount_cents <= 7000 for t in self.wallet.tickets if t.amount_cents is not None)
+    def the_wallet_holds_what_the_model_credited_and_never_more_than_the_allowance(self):
+        held = self._held()
+        assert {t.ticket_id: (t.status, t.amount_cents) for t in self.wallet.tickets} == self.model
+        assert self.wallet.credited_cents == held <= self.allowance
+        assert self.wallet.remaining_cents == self.allowance - held
         assert all((t.status is TicketStatus.BLANK) == (t.code is None) for t in self.wallet.tickets)
         assert all((t.status is TicketStatus.REPLACE_PENDING) == (t.pending_code is not None) for t in self.wallet.tickets)
-        assert self.wallet.money_left_cents == self.wallet.allowance_cents - sum(
-            t.amount_cents for t in self.wallet.tickets if t.status is TicketStatus.REDEEMED)
+        assert self.wallet.money_left_cents == self.allowance - sum(
+            amount for status, amount in self.model.values() if status is TicketStatus.REDEEMED)
 
+
+def test_the_allowance_machine_catches_a_wallet_that_refuses_every_credit(monkeypatch):
+    """The machine above fails for a wallet that never credits: its property is not vacuous."""
+    from hypothesis.stateful import run_state_machine_as_test
+
+    def refuse(self, *args, **kwargs):
+        raise Refusal("ALLOWANCE_EXCEEDED", "refusé")
+
+    monkeypatch.setattr(Wallet, "credit", refuse)
+    with pytest.raises(AssertionError):
+        run_state_machine_as_test(AllowanceMachine, settings=settings(
+            max_examples=50, deadline=None, database=None, report_multiple_bugs=False))
 
 TestAllowanceUnderAnySequence = AllowanceMachine.TestCase
 TestAllowanceUnderAnySequence.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
