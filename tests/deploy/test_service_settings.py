@@ -5,6 +5,7 @@ signer's public key in its keys directory, and the proxies whose X-Forwarded-For
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,9 @@ from .conftest import OVERLAYS, SERVICES
 
 PUBLIC_KEYS = "carnet-jwt-public-keys"  # ops create it: one <kid>.pub.pem per trusted signer (RUNBOOK.md)
 TRUSTED_PROXIES = {"name": "carnet-trusted-proxies", "key": "addresses"}
+# What the API server accepts as a ConfigMap's or a Secret's key: no `@`, so a labelled signing key
+# (`<signer>@<label>.pem`) is stored under another name and projected under its kid.
+CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 
 def _by_name(objects, kind):
@@ -92,7 +96,10 @@ def test_each_service_finds_its_own_signing_key_beside_every_signers_public_key(
         (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
         sources = volume["projected"]["sources"]
         public = [s["configMap"] for s in sources if "configMap" in s]
-        assert public == [{"name": PUBLIC_KEYS}], "every public key of the ConfigMap, with no item list"
+        assert {"name": PUBLIC_KEYS} in public, "every public key of the ConfigMap, with no item list"
+        for source in public:  # and, during a rotation, labelled ones under their kid (RUNBOOK.md)
+            assert source["name"] == PUBLIC_KEYS
+            assert all(item["path"].endswith(".pub.pem") for item in source.get("items", []))
         private = {s["secret"]["name"]: {i["path"] for i in s["secret"]["items"]} for s in sources if "secret" in s}
         # its own service tokens: `service.<name>[@label].pem`, from a Secret of its own
         signing = settings.signing_key_path
@@ -115,3 +122,20 @@ def test_every_service_believes_x_forwarded_for_only_from_the_proxies_ops_name_i
         assert variable == {"valueFrom": {"configMapKeyRef": TRUSTED_PROXIES}}, service  # not optional
     # the addresses are the cluster's own (RUNBOOK.md): no guess ships with the manifests
     assert TRUSTED_PROXIES["name"] not in _by_name(built[overlay], "ConfigMap")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_key_a_pod_reads_from_a_secret_or_config_map_is_a_name_kubernetes_accepts(overlay, built):
+    for service in SERVICES:
+        pod = _pod(built[overlay], service)
+        keys = []
+        for volume in pod["volumes"]:
+            for source in volume.get("projected", {}).get("sources", []) + [volume]:
+                for kind in ("secret", "configMap"):
+                    keys += [item["key"] for item in source.get(kind, {}).get("items", [])]
+        for container in pod["containers"] + pod["initContainers"]:
+            for variable in container.get("env", []):
+                for ref in variable.get("valueFrom", {}).values():
+                    keys.append(ref["key"])
+        assert keys
+        assert [key for key in keys if not CONFIG_KEY.match(key)] == [], service
