@@ -1,15 +1,18 @@
-"""Fixtures for the offline checks of deploy/: the built overlays, the CRD schemas, the services' topics."""
+"""Fixtures for the offline checks of deploy/: the built overlays, the CRD schemas, and what the services
+themselves say (topics read and written, settings without a default)."""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pydantic import AliasChoices
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -65,15 +68,48 @@ def crd_schemas() -> dict[tuple[str, str], dict]:
     return schemas
 
 
+@dataclass(frozen=True)
+class ServiceFacts:
+    """What the manifests must agree with, read from a service built (not started) in memory."""
+
+    consumed: frozenset[str]  # the topics it subscribes to
+    written: frozenset[str]  # the topics it writes and purges: its own and the .dlt of those it consumes
+    required: tuple[tuple[str, ...], ...]  # settings without a default: the variable names each is read from
+    settings_class: type
+
+
+def _variable_names(settings_class: type, name: str, field: Any) -> tuple[str, ...]:
+    """The environment variables pydantic-settings reads a field from (any one of them sets it)."""
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return tuple(choice for choice in alias.choices if isinstance(choice, str))
+    if isinstance(alias, str):
+        return (alias,)
+    return (f"{settings_class.model_config.get('env_prefix', '')}{name}".upper(),)
+
+
 @pytest.fixture(scope="session")
-def consumed_topics() -> dict[str, set[str]]:
-    """The topics each service subscribes to, read from the services themselves (built, not started,
-    with throwaway keys: carnet_runtime.documents.placeholder_environment)."""
+def services() -> dict[str, ServiceFacts]:
+    """Each service, built with throwaway keys (carnet_runtime.documents.placeholder_environment)."""
     from carnet_runtime.documents import placeholder_environment
 
-    topics = {}
+    facts = {}
     with placeholder_environment():
         for name in SERVICES:
             service = importlib.import_module(f"{name}.app").create_service()
-            topics[name] = {topic.default_name for topic in service.consumers.topics}
-    return topics
+            settings_class = type(service.settings)
+            required = tuple(_variable_names(settings_class, field_name, field)
+                             for field_name, field in settings_class.model_fields.items() if field.is_required())
+            facts[name] = ServiceFacts(
+                consumed=frozenset(topic.default_name for topic in service.consumers.topics),
+                written=frozenset(service.topics_written()),
+                required=required,
+                settings_class=settings_class,
+            )
+    return facts
+
+
+@pytest.fixture(scope="session")
+def consumed_topics(services) -> dict[str, set[str]]:
+    """The topics each service subscribes to."""
+    return {name: set(facts.consumed) for name, facts in services.items()}

@@ -254,28 +254,68 @@ def broker_answers(bootstrap: str) -> bool:
     return asyncio.run(probe())
 
 
+# How long Kafka keeps what the services write, the same here as in deploy/k8s/base/kafka/topics.yaml (the
+# services' privacy.toml inventories say so): 7 days on a topic, 28 on a dead-letter topic, where a message
+# waits for someone to read it and replay it (deploy/RUNBOOK.md). A campaign's purge deletes sooner.
+TOPIC_RETENTION_MS = 7 * 24 * 3600 * 1000
+DEAD_LETTER_RETENTION_MS = 28 * 24 * 3600 * 1000
+
+
+def topic_configs(*, dead_letter: bool) -> dict[str, str]:
+    """The per-topic configuration every Carnet topic is created with (locally and by Strimzi)."""
+    retention = DEAD_LETTER_RETENTION_MS if dead_letter else TOPIC_RETENTION_MS
+    return {"retention.ms": str(retention), "cleanup.policy": "delete"}
+
+
 async def create_topics(bootstrap: str, *, replication: int = 1) -> None:
     """Every topic of the contracts and its dead-letter topic (idempotent), each replicated
-    `replication` times (min.insync.replicas is the brokers' default)."""
+    `replication` times (min.insync.replicas is the brokers' default), with the retention of
+    `topic_configs`; a topic that exists with another retention (a stack made before) is given it."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
     from aiokafka.errors import TopicAlreadyExistsError
 
     from carnet_contracts.topics import ALL_TOPICS
 
+    wanted = {}
+    for topic in ALL_TOPICS:
+        wanted[topic.name] = (topic.partitions, topic_configs(dead_letter=False))
+        wanted[topic.dead_letter_name] = (1, topic_configs(dead_letter=True))
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = []
-        for topic in ALL_TOPICS:
-            if topic.name not in existing:
-                wanted.append(NewTopic(topic.name, topic.partitions, replication))
-            if topic.dead_letter_name not in existing:
-                wanted.append(NewTopic(topic.dead_letter_name, 1, replication))
-        if wanted:
+        missing = [NewTopic(name, partitions, replication, topic_configs=configs)
+                   for name, (partitions, configs) in wanted.items() if name not in existing]
+        if missing:
             try:
-                await admin.create_topics(wanted)
+                await admin.create_topics(missing)
             except TopicAlreadyExistsError:
                 pass
+        present = [name for name in wanted if name in existing]
+        if present:
+            current = await topic_config_values(admin, present, ["retention.ms", "cleanup.policy"])
+            stale = [ConfigResource(ConfigResourceType.TOPIC, name, configs=wanted[name][1])
+                     for name in present if current.get(name) != wanted[name][1]]
+            if stale:
+                for response in await admin.alter_configs(stale):
+                    for error_code, error_message, _, name in response.resources:
+                        if error_code:
+                            raise StackError(f"could not set the retention of Kafka topic {name}: {error_message}")
     finally:
         await admin.close()
+
+
+async def topic_config_values(admin, topics: list[str], keys: list[str]) -> dict[str, dict[str, str]]:
+    """{topic: {key: value}} as the brokers report them (a topic's own value, or the broker's default)."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t, configs=dict.fromkeys(keys))
+                                              for t in topics])
+    values: dict[str, dict[str, str]] = {}
+    for response in responses:
+        for resource in response.resources:
+            error_code, _, _, name, entries = resource[:5]
+            if not error_code:
+                values[name] = {entry[0]: entry[1] for entry in entries}
+    return values
