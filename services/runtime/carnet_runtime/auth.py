@@ -1,7 +1,8 @@
 """Bearer tokens (API.md, Authentication): EdDSA-signed JWTs verified against a directory of public keys.
 
 Who signs what. A key's name says which signer it belongs to: `<signer>.pub.pem`, or
-`<signer>@<label>.pub.pem` while keys are rotated (two keys of one signer trusted side by side), and
+`<signer>@<label>.pub.pem` (or `<signer>--<label>.pub.pem`, a name Kubernetes accepts as a Secret or
+ConfigMap key) while keys are rotated (two keys of one signer trusted side by side), and
 a token names its key in its `kid` header. Each signer may sign only its roles:
 
 | signer | roles |
@@ -63,8 +64,8 @@ class Principal:
 
 
 def signer_of(kid: str) -> str:
-    """The signer a key belongs to: `gateway@2027-01` -> `gateway`."""
-    return kid.split("@", 1)[0]
+    """The signer a key belongs to: `gateway@2027-01` or `gateway--2027-01` -> `gateway`."""
+    return kid.split("@", 1)[0].split("--", 1)[0]
 
 
 def ensure_keypair(directory: Path, name: str) -> Path:
