@@ -39,9 +39,6 @@ class FakeWallets:
         return [copy.deepcopy(w) for w in self.by_id.values()
                 if w.guardian_email and w.guardian_email.lower() == email.lower()]
 
-    async def id_of_application(self, application_id: str) -> UUID | None:
-        return next((w.wallet_id for w in self.by_id.values() if w.application_id == application_id), None)
-
     async def save_ticket(self, ticket: Ticket) -> None:
         for wallet in self.by_id.values():
             for i, stored in enumerate(wallet.tickets):

@@ -25,8 +25,6 @@ class News(UseCasesBase):
         """Exactly one wallet per granted application, however often the event arrives. Version 1
         messages still on the topic reach here too: only the fields both versions have are read."""
         async with uow:
-            if await uow.wallets.id_of_application(event.application_id) is not None:
-                return None
             published = await uow.campaigns.terms(event.campaign_id)
             terms = CampaignTerms(
                 campaign_id=event.campaign_id,

@@ -30,28 +30,31 @@ class WalletRepository:
         self.vault = vault
 
     async def add(self, wallet: Wallet) -> bool:
-        """Store a new wallet and its blank tickets; False when the application already has one."""
+        """Store a new wallet and its blank tickets, in one statement (one round trip); False when the
+        application already has one."""
         terms = wallet.terms
         inserted = await self.conn.fetchval(
             f"""
-            INSERT INTO wallets ({_WALLET_COLUMNS})
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-            ON CONFLICT (application_id) DO NOTHING
-            RETURNING true
+            WITH wallet AS (
+                INSERT INTO wallets ({_WALLET_COLUMNS})
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                ON CONFLICT (application_id) DO NOTHING
+                RETURNING wallet_id
+            ), tickets AS (
+                INSERT INTO tickets (ticket_id, wallet_id, position)
+                SELECT t.ticket_id, wallet.wallet_id, t.position
+                FROM wallet, unnest($19::uuid[], $20::smallint[]) AS t(ticket_id, position)
+            )
+            SELECT count(*) FROM wallet
             """,
             wallet.wallet_id, wallet.application_id, terms.campaign_id, terms.label, wallet.school_id,
             wallet.owner_sub, wallet.guardian_email, wallet.student.last_name, wallet.student.first_name,
             wallet.student.level, terms.allowance_cents, terms.tickets_per_pass, terms.ticket_min_cents,
             terms.ticket_max_cents, terms.pass_valid_until, wallet.paper, wallet.anonymised_at,
             wallet.expiry_reminded_at,
+            [t.ticket_id for t in wallet.tickets], [t.position for t in wallet.tickets],
         )
-        if not inserted:
-            return False
-        await self.conn.executemany(
-            "INSERT INTO tickets (ticket_id, wallet_id, position) VALUES ($1, $2, $3)",
-            [(t.ticket_id, wallet.wallet_id, t.position) for t in wallet.tickets],
-        )
-        return True
+        return bool(inserted)
 
     async def get(self, wallet_id: UUID, *, for_update: bool = False) -> Wallet | None:
         """The wallet with its tickets. `for_update` locks the wallet row until the transaction ends:
@@ -73,9 +76,6 @@ class WalletRepository:
         return await self._load(
             f"SELECT {_WALLET_COLUMNS} FROM wallets WHERE lower(guardian_email) = lower($1) AND guardian_email <> '' "
             "ORDER BY created_at", email)
-
-    async def id_of_application(self, application_id: str) -> UUID | None:
-        return await self.conn.fetchval("SELECT wallet_id FROM wallets WHERE application_id = $1", application_id)
 
     async def save_ticket(self, ticket: Ticket) -> None:
         code = self.vault.seal_optional(ticket.code, ticket_place(ticket.ticket_id))
