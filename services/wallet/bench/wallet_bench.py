@@ -31,6 +31,8 @@ from aiokafka import AIOKafkaProducer
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
+from cpu_profile import Sampling
+
 from carnet_contracts import ticket_code
 from carnet_contracts.envelope import Envelope
 from carnet_contracts.events import GuardianContact, PassGranted, Pupil, WalletCreated
@@ -212,7 +214,18 @@ async def main(wallets: int, sheets: int) -> None:
         print(f"    full path: Kafka -> wallet process -> database   {full:8.0f} wallets/s"
               f"   (publishing took {published:.2f} s; wallet process CPU {cpu_ms:.1f} ms per wallet)")
         print(f"    ratio full path / baseline: {full / base:.2f}")
+        sampling = Sampling(process.process.pid)
+        cpu_before = cpu_seconds(process.process.pid)
+        await full_path_wallets(stack.kafka_bootstrap, service_dsn, wallets)
+        cpu_ms = (cpu_seconds(process.process.pid) - cpu_before) * 1000 / wallets
+        profile = sampling.stop()
+        print(f"    where the wallet process's CPU goes (py-spy, another {wallets} events, {cpu_ms:.1f} ms per wallet):")
+        print(profile.table("by stage", profile.by_stage(), cpu_ms))
+        print(profile.table("by library (innermost package frame)", profile.by_library(), cpu_ms))
+        print(profile.table("hottest frames (own time)", profile.hottest(), cpu_ms))
 
+        if not sheets:
+            return
         print(f"(2) 7-ticket sheet, median of {sheets} renders")
         text_ms = ms_per(text_only_page, sheets)
         sheet_ms = ms_per(render_sheet, sheets)
