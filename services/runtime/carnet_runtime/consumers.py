@@ -7,7 +7,8 @@ A service declares handlers per event type; the runtime subscribes one consumer 
 - applies the batch in ONE transaction: one inbox insert records every (consumer, event id) and says
   which are new, then the handlers of the new ones run in the records' order (per partition, so per
   key) on that transaction's connection, so a redelivered event changes nothing twice; an event type
-  registered with `alone=True` is applied in a transaction of its own, in its place in the order;
+  registered with `alone=True` is applied in a transaction of its own, in its place in the order; one
+  registered with `on_batch` gets the new events of its type that follow one another at once;
 - retries with backoff while the database is unreachable (the partition waits, nothing is lost);
 - when the batch's transaction fails otherwise, applies its events one at a time, each in its own
   transaction, so that only the failing one goes to `<topic>.dlt` with the reason, and the partition
@@ -20,8 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -44,6 +44,7 @@ tracer = trace.get_tracer(__name__)
 
 E = TypeVar("E", bound=Event)
 Handler = Callable[[asyncpg.Connection, Any, Envelope], Awaitable[None]]
+BatchHandler = Callable[[asyncpg.Connection, Sequence[Any], Sequence[Envelope]], Awaitable[None]]
 
 EVENTS_CONSUMED = Counter(
     "carnet_events_consumed_total", "Events handled by a consumer, by outcome", ["service", "event_type", "outcome"]
@@ -113,8 +114,9 @@ def _safe_reason(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class _Registration:
-    handler: Handler
-    alone: bool  # applied in a transaction of its own, never batched with other events
+    handler: Handler | BatchHandler
+    alone: bool = False  # applied in a transaction of its own, never batched with other events
+    many: bool = False  # a BatchHandler: the new events of its type that follow one another, at once
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,20 @@ class Consumers:
         not wait for, or be undone with, other events)."""
 
         def register(handler: Handler) -> Handler:
-            self._handlers.setdefault(event.topic, {})[event.event_type] = _Registration(handler, alone)
+            self._handlers.setdefault(event.topic, {})[event.event_type] = _Registration(handler, alone=alone)
+            return handler
+
+        return register
+
+    def on_batch(self, event: type[E]
+                 ) -> Callable[[Callable[[asyncpg.Connection, Sequence[E], Sequence[Envelope]], Awaitable[None]]], Any]:
+        """Register `handler(conn, events, envelopes)` for one event type whose handling a batch makes
+        cheaper (one query for many events): it gets the new events of that type that follow one another
+        in a batch, in their order, inside the batch's transaction (a list of one when the events are
+        applied one at a time)."""
+
+        def register(handler: BatchHandler) -> BatchHandler:
+            self._handlers.setdefault(event.topic, {})[event.event_type] = _Registration(handler, many=True)
             return handler
 
         return register
@@ -257,9 +272,9 @@ class Consumers:
                 for item in items:
                     if item.envelope.event_id in fresh:
                         fresh.discard(item.envelope.event_id)  # the same event twice in one batch: once
-                        with _event_span(item):
-                            await item.registration.handler(conn, item.event, item.envelope)
                         applied.append(item)
+                for run in _runs(applied):
+                    await _call(conn, run)
             return applied
 
         def retried(_: BaseException) -> None:
@@ -296,8 +311,7 @@ class Consumers:
                     envelope.event_type,
                 )
                 if first_time:
-                    with _event_span(item):
-                        await item.registration.handler(conn, item.event, envelope)
+                    await _call(conn, [item])
                 return bool(first_time)
 
         def retried(_: BaseException) -> None:
@@ -334,19 +348,49 @@ class Consumers:
         )
 
 
+def _runs(items: list[_Applicable]) -> Iterator[list[_Applicable]]:
+    """The items in order, those of a batch handler that follow one another together, the others alone."""
+    run: list[_Applicable] = []
+    for item in items:
+        if run and not (item.registration.many and item.registration is run[0].registration):
+            yield run
+            run = []
+        run.append(item)
+    if run:
+        yield run
+
+
+async def _call(conn: asyncpg.Connection, run: list[_Applicable]) -> None:
+    registration = run[0].registration
+    spans = [_event_span(item) for item in run]
+    try:
+        if registration.many:  # each event's span covers the handling of its run
+            await registration.handler(conn, [i.event for i in run], [i.envelope for i in run])
+        else:
+            with trace.use_span(spans[0]):  # the handler's queries show under the event's span
+                await registration.handler(conn, run[0].event, run[0].envelope)
+    except Exception as exc:
+        for span in spans:
+            span.record_exception(exc)
+            span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
+        raise
+    finally:
+        for span in spans:
+            span.end()
+
+
 def _records(message) -> tuple[ConsumerRecord, ...]:
     raw = message.raw_message
     return raw if isinstance(raw, tuple) else (raw,)
 
 
-@contextmanager
-def _event_span(item: _Applicable) -> Iterator[None]:
+def _event_span(item: _Applicable) -> trace.Span:
     """The event's own span, a child of the span that published it (the relay's, under the trace of
-    the request that caused the event), linked to the batch's: the handler's queries show under it."""
+    the request that caused the event), linked to the batch's."""
     record = item.record
     parent = propagate.extract({k: v.decode(errors="replace") for k, v in record.headers or () if isinstance(v, bytes)})
     batch = trace.get_current_span().get_span_context()
-    with tracer.start_as_current_span(
+    return tracer.start_span(
         f"{record.topic} process",
         context=parent,
         kind=trace.SpanKind.CONSUMER,
@@ -359,5 +403,4 @@ def _event_span(item: _Applicable) -> Iterator[None]:
             "messaging.message.id": str(item.envelope.event_id),
             "carnet.event_type": item.envelope.event_type,
         },
-    ):
-        yield
+    )

@@ -8,8 +8,10 @@ after the broker confirmed. A crash between the two re-sends; consumers absorb d
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -55,10 +57,18 @@ INSERT INTO outbox (event_id, topic, message_key, event_type, envelope, headers)
 VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)
 """
 
-# `add`: the row and the relay's wake-up in one statement (one round trip instead of two).
-_ADD_SQL = f"""
-WITH written AS ({INSERT_SQL.strip()} RETURNING id)
-SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM written
+# `add_all`: the rows, in the order given (so in id order, the relay's), and the relay's wake-up, in one
+# statement whatever their number. Envelopes and headers come as JSON text.
+_ADD_ALL_SQL = f"""
+WITH written AS (
+    INSERT INTO outbox (event_id, topic, message_key, event_type, envelope, headers)
+    SELECT e.event_id, e.topic, e.message_key, e.event_type, e.envelope::jsonb, e.headers::jsonb
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
+         AS e(event_id, topic, message_key, event_type, envelope, headers, n)
+    ORDER BY e.n
+    RETURNING id
+)
+SELECT pg_notify('{NOTIFY_CHANNEL}', '') WHERE EXISTS (SELECT FROM written)
 """
 
 
@@ -73,9 +83,26 @@ class Outbox:
 
     async def add(self, conn: asyncpg.Connection, event: Event, *, campaign_id: str | None = None) -> Envelope:
         """Record `event` in the caller's transaction; the relay publishes it after commit."""
-        envelope = self._envelope(event, campaign_id)
-        await conn.execute(_ADD_SQL, *self._row(envelope, event).values())
-        return envelope
+        return (await self.add_all(conn, [(event, campaign_id)]))[0]
+
+    async def add_all(self, conn: asyncpg.Connection, events: Sequence[tuple[Event, str | None]]) -> list[Envelope]:
+        """Record (event, campaign_id) pairs in the caller's transaction, in their order, in one statement."""
+        envelopes = [self._envelope(event, campaign_id) for event, campaign_id in events]
+        if not envelopes:
+            return []
+        trace_headers: dict[str, str] = {}
+        propagate.inject(trace_headers)  # so the consumer's span joins the trace that caused the event
+        headers = json.dumps(trace_headers)
+        await conn.execute(
+            _ADD_ALL_SQL,
+            [e.event_id for e in envelopes],
+            [event.topic.name for event, _ in events],
+            [event.key() for event, _ in events],
+            [e.event_type for e in envelopes],
+            [e.model_dump_json() for e in envelopes],
+            [headers] * len(envelopes),
+        )
+        return envelopes
 
     def _envelope(self, event: Event, campaign_id: str | None) -> Envelope:
         if event.retired:

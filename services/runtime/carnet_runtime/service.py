@@ -147,6 +147,11 @@ class Service:
         transaction with the other events of its batch (`alone=True`: in a transaction of its own)."""
         return self.consumers.on(event, alone=alone)
 
+    def on_batch(self, event):
+        """Decorator: `@service.on_batch(PassGranted) async def granted(conn, events, envelopes)`, given
+        the new events of that type that follow one another in a batch, at once (one query for many)."""
+        return self.consumers.on_batch(event)
+
     def background(self, task: BackgroundTask) -> BackgroundTask:
         """Register a long-running coroutine `task(service)` started once the service is up."""
         self._background.append(task)
