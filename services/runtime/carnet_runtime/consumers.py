@@ -146,7 +146,7 @@ RETURNING event_id
 
 class Consumers:
     def __init__(self, service: str, *, group: str | None = None, max_backoff_seconds: float = 5.0,
-                 batch_max_records: int = 100, batch_timeout_ms: int = 50):
+                 batch_max_records: int = 100, batch_timeout_ms: int = 20):
         self.service = service
         self.group = group or service
         self.committer = OffsetCommitter()
@@ -195,7 +195,8 @@ class Consumers:
             broker.subscriber(
                 topic.name,
                 group_id=self.group,
-                # The records already fetched, up to max_records; waits batch_timeout_ms when there are none.
+                # The records already fetched, up to max_records. A poll that finds none waits batch_timeout_ms
+                # for some, then (FastStream) sleeps as long before the next: the most an event waits here.
                 batch=True,
                 max_records=self.batch_max_records,
                 batch_timeout_ms=self.batch_timeout_ms,

@@ -201,8 +201,10 @@ class OutboxRelay:
             return 0
         futures = []
         try:
-            for row in rows:
+            for i, row in enumerate(rows, start=1):
                 futures.append(await self._publish(row))
+                if i % 50 == 0:
+                    await asyncio.sleep(0)  # sending does not yield: let the requests and consumers in now and then
             results = await asyncio.wait_for(
                 asyncio.gather(*futures, return_exceptions=True), timeout=self.confirm_timeout_seconds
             )

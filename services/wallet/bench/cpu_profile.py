@@ -67,7 +67,7 @@ def py_spy() -> str:
 
 
 class Sampling:
-    def __init__(self, pid: int, *, rate: int = 250):
+    def __init__(self, pid: int, *, rate: int = 1000):
         self.output = Path(tempfile.mkdtemp(prefix="carnet-profile-")) / "stacks.txt"
         self.process = subprocess.Popen(
             [py_spy(), "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw", "--nonblocking",
