@@ -77,3 +77,15 @@ async def test_a_batch_delivered_again_is_applied_once(stack, probe):
     assert [school for school, times in applied.items() if times != 1] == []
     assert await _metric(probe.sink.url, "carnet_events_consumed_total", outcome="applied") == 0
     assert await _metric(probe.sink.url, "carnet_consumer_batch_events_count") < 80
+
+
+async def test_an_event_type_registered_alone_is_applied_each_event_in_its_own_transaction(stack, probe):
+    await _backlog(probe, (0, 20, "École"))
+    probe.sink.env["CARNET_PROBE_ALONE"] = "true"
+    probe.sink.start()
+
+    applied = await probe.wait_applied(20, timeout=120)
+    assert [school for school, times in applied.items() if times != 1] == []
+    transactions = await _metric(probe.sink.url, "carnet_consumer_batch_events_count")
+    events = await _metric(probe.sink.url, "carnet_consumer_batch_events_sum")
+    assert transactions >= 20 and events == transactions  # one event a transaction, the backlog notwithstanding
