@@ -375,7 +375,8 @@ async def _call(conn: asyncpg.Connection, run: list[_Applicable]) -> None:
         if registration.many:  # each event's span covers the handling of its run
             await registration.handler(conn, [i.event for i in run], [i.envelope for i in run])
         else:
-            with trace.use_span(spans[0]):  # the handler's queries show under the event's span
+            # the handler's queries show under the event's span (its failure is recorded below)
+            with trace.use_span(spans[0], record_exception=False, set_status_on_exception=False):
                 await registration.handler(conn, run[0].event, run[0].envelope)
     except Exception as exc:
         for span in spans:
