@@ -99,7 +99,9 @@ class Service:
         self.name = settings.service_name
         self.migrations = migrations
         self.outbox = Outbox(self.name)
-        self.consumers = Consumers(self.name, group=settings.consumer_group or self.name)
+        self.consumers = Consumers(self.name, group=settings.consumer_group or self.name,
+                                   batch_max_records=settings.consumer_batch_max_records,
+                                   batch_timeout_ms=settings.consumer_batch_timeout_ms)
         self.broker = create_broker(settings)
         self.refusals = RefusalStatuses(refusals)
         self._pool: asyncpg.Pool | None = None
@@ -141,9 +143,15 @@ class Service:
         """Give one route (a path template, e.g. `/v1/schools/{school_id}/roster`) its own body limit."""
         self._body_limits.append((route, max_bytes))
 
-    def on(self, event):
-        """Decorator: `@service.on(PassGranted) async def granted(conn, event, envelope)`."""
-        return self.consumers.on(event)
+    def on(self, event, *, alone: bool = False):
+        """Decorator: `@service.on(PassGranted) async def granted(conn, event, envelope)`, applied in one
+        transaction with the other events of its batch (`alone=True`: in a transaction of its own)."""
+        return self.consumers.on(event, alone=alone)
+
+    def on_batch(self, event):
+        """Decorator: `@service.on_batch(PassGranted) async def granted(conn, events, envelopes)`, given
+        the new events of that type that follow one another in a batch, at once (one query for many)."""
+        return self.consumers.on_batch(event)
 
     def background(self, task: BackgroundTask) -> BackgroundTask:
         """Register a long-running coroutine `task(service)` started once the service is up."""

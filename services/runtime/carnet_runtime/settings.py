@@ -72,6 +72,13 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 500
     outbox_idle_poll_seconds: float = 0.5
     consumer_lag_interval_seconds: float = 15.0
+    # The most events a consumer applies in one transaction (those already fetched from one topic); 1:
+    # each event in its own transaction.
+    consumer_batch_max_records: int = 100
+    # How long a consumer's poll waits for records when none are fetched, and then sleeps before the next
+    # poll: the most an event arriving on a quiet topic waits before it is applied (and 25 polls a second
+    # per topic when idle).
+    consumer_batch_timeout_ms: int = 20
     # How often the Kafka records of purged campaigns are looked for and deleted.
     kafka_purge_interval_seconds: float = 60.0
     log_level: str = Field("INFO", validation_alias=_shared("LOG_LEVEL"))

@@ -98,8 +98,7 @@ class PostgresUnitOfWork(UnitOfWork):
         conn = self.conn
         try:
             if exc_type is None:
-                for event, campaign_id in self.published:
-                    await self._outbox.add(conn, event, campaign_id=campaign_id)
+                await self._outbox.add_all(conn, self.published)  # one statement for all of them
                 if self._transaction is not None:
                     await self._transaction.commit()
             elif self._transaction is not None:

@@ -1,15 +1,18 @@
 """Wallet benchmark: prints figures, never passes or fails.
 
 (1) Wallets created per second from PassGranted events.
-    baseline: the consumer's transaction (inbox row, wallet, its 7 tickets, WalletCreated in the outbox)
-              straight through asyncpg, one event after the other as one partition consumer does;
-    full path: PassGranted events published on Kafka -> wallet process -> wallets in its database.
+    baseline: the consumer's transaction (inbox row, the campaign's published terms, wallet and its 7 tickets,
+              WalletCreated in the outbox) straight through asyncpg, one event after the other as one
+              partition consumer did before batching (the issue's reference); then the same four
+              statements for a batch of events (the runtime's default size), as the service now runs them;
+    full path: PassGranted events published on Kafka -> wallet process -> wallets in its database;
+    profile: the same again under py-spy (cpu_profile.py): where the wallet process's CPU goes.
 (2) Milliseconds per 7-ticket sheet.
     baseline: the same A4 page with its text only (no barcodes, no cut marks), with reportlab;
     sheet: wallet.sheet.render_sheet of 7 tickets;
     full path: GET /v1/wallets/{id}/tickets.pdf from the wallet process (load, check, render, answer).
 
-Usage: uv run python services/wallet/bench/wallet_bench.py [--wallets 1000] [--sheets 200]
+Usage: uv run python services/wallet/bench/wallet_bench.py [--wallets 1000] [--sheets 200]   (--sheets 0: (1) only)
 PostgreSQL and Kafka: the test stack's (started here, or CARNET_TEST_DATABASE_URL / CARNET_TEST_KAFKA_BOOTSTRAP).
 Everything shares the machine's cores: figures are for this machine.
 """
@@ -31,16 +34,19 @@ from aiokafka import AIOKafkaProducer
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
+from cpu_profile import Sampling
+
 from carnet_contracts import ticket_code
 from carnet_contracts.envelope import Envelope
 from carnet_contracts.events import GuardianContact, PassGranted, Pupil, WalletCreated
 from carnet_local.testing import start_test_stack
-from carnet_runtime import db
+from carnet_runtime import ServiceSettings, db
 from carnet_runtime.outbox import Outbox
 from wallet.app import MIGRATIONS
 from wallet.codes import CodeVault
 from wallet.domain import CampaignTerms, Wallet, format_day, format_euros
 from wallet.domain import Student as WalletStudent
+from wallet.store.copies import CampaignCopies
 from wallet.store.wallets import WalletRepository
 from wallet.sheet import MARGIN, PAGE_HEIGHT, SLOT_HEIGHT, Sheet, SheetTicket, fonts, render_sheet
 
@@ -67,32 +73,39 @@ def cpu_seconds(pid: int) -> float:
 # --- (1) wallets per second ----------------------------------------------------------------------
 
 
-async def baseline_wallets(dsn: str, count: int) -> float:
-    """The consumer's own transaction, without Kafka: wallets per second."""
+async def baseline_wallets(dsn: str, count: int, *, per_transaction: int = 1) -> float:
+    """The consumer's own statements, without Kafka nor the service: wallets per second. Each
+    transaction records its events in the inbox, reads their campaigns' published terms, stores the
+    wallets with their tickets and writes WalletCreated to the outbox: four statements, for one event
+    (per_transaction=1: one event after the other as one partition consumer did) or for a batch."""
     outbox = Outbox("wallet")
     vault = CodeVault({"bench": os.urandom(32)}, os.urandom(32))
+    events = [pass_granted() for _ in range(count)]
     pool = await db.create_pool(dsn, min_size=1, max_size=1)  # the service's json codecs, one connection
     try:
         conn = await pool.acquire()
         started = time.perf_counter()
-        for _ in range(count):
-            event = pass_granted()
+        for first in range(0, count, per_transaction):
+            batch = events[first:first + per_transaction]
             async with conn.transaction():
-                await conn.execute("INSERT INTO inbox (consumer, event_id, event_type) VALUES ('bench', $1, $2)",
-                                   uuid.uuid4(), event.event_type)
-                wallet = Wallet.open(
-                    application_id=event.application_id, school_id=event.school_id, owner_sub=event.family_sub,
-                    guardian_email=event.guardian.email,
-                    student=WalletStudent(event.student.last_name, event.student.first_name, event.student.level),
-                    terms=CampaignTerms(CAMPAIGN, event.campaign_label, event.allowance_cents, event.tickets_per_pass,
-                                        event.ticket_min_cents, event.ticket_max_cents, event.pass_valid_until),
-                )
-                await WalletRepository(conn, vault).add(wallet)
-                await outbox.add(conn, WalletCreated(
-                    wallet_id=str(wallet.wallet_id), application_id=wallet.application_id, campaign_id=CAMPAIGN,
-                    family_sub=wallet.owner_sub, ticket_count=7, allowance_cents=7000,
-                    valid_until=event.pass_valid_until, student_first_name="Léa",
-                    guardian_email=wallet.guardian_email, created_at=datetime.now(UTC)))
+                await conn.execute(
+                    "INSERT INTO inbox (consumer, event_id, event_type) SELECT 'bench', unnest($1::uuid[]), $2",
+                    [uuid.uuid4() for _ in batch], PassGranted.event_type)
+                published = await CampaignCopies(conn).terms_of(e.campaign_id for e in batch)
+                wallets = [Wallet.open(
+                    application_id=e.application_id, school_id=e.school_id, owner_sub=e.family_sub,
+                    guardian_email=e.guardian.email,
+                    student=WalletStudent(e.student.last_name, e.student.first_name, e.student.level),
+                    terms=CampaignTerms(CAMPAIGN, published[CAMPAIGN].label if published else e.campaign_label,
+                                        e.allowance_cents, e.tickets_per_pass, e.ticket_min_cents,
+                                        e.ticket_max_cents, e.pass_valid_until),
+                ) for e in batch]
+                await WalletRepository(conn, vault).add_all(wallets)
+                await outbox.add_all(conn, [(WalletCreated(
+                    wallet_id=str(w.wallet_id), application_id=w.application_id, campaign_id=CAMPAIGN,
+                    family_sub=w.owner_sub, ticket_count=7, allowance_cents=7000, valid_until=w.terms.pass_valid_until,
+                    student_first_name="Léa", guardian_email=w.guardian_email, created_at=datetime.now(UTC)), None)
+                    for w in wallets])
         rate = count / (time.perf_counter() - started)
         await pool.release(conn)
         return rate
@@ -203,16 +216,32 @@ async def main(wallets: int, sheets: int) -> None:
         process = stack.service("wallet", database_url=service_dsn)
         await asyncio.to_thread(process.start, timeout=120)
 
-        print(f"(1) wallets created from PassGranted events, {wallets} events")
+        batch = ServiceSettings.model_fields["consumer_batch_max_records"].default
+        print(f"(1) wallets created from PassGranted events, {wallets} events"
+              f" (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
         base = await baseline_wallets(baseline_dsn, wallets)
-        print(f"    baseline: consumer transaction through asyncpg  {base:8.0f} wallets/s")
+        batched = await baseline_wallets(baseline_dsn, wallets, per_transaction=batch)
+        print(f"    baseline: the consumer's statements through asyncpg, a transaction per event   {base:6.0f} wallets/s")
+        print(f"    the same statements for {batch} events a transaction, as the service runs them  {batched:6.0f} wallets/s")
         cpu_before = cpu_seconds(process.process.pid)
         full, published = await full_path_wallets(stack.kafka_bootstrap, service_dsn, wallets)
         cpu_ms = (cpu_seconds(process.process.pid) - cpu_before) * 1000 / wallets
-        print(f"    full path: Kafka -> wallet process -> database   {full:8.0f} wallets/s"
-              f"   (publishing took {published:.2f} s; wallet process CPU {cpu_ms:.1f} ms per wallet)")
-        print(f"    ratio full path / baseline: {full / base:.2f}")
+        print(f"    full path: Kafka -> wallet process -> database                                 {full:6.0f} wallets/s"
+              f"   (publishing took {published:.2f} s; wallet process CPU {cpu_ms:.2f} ms per wallet)")
+        print(f"    ratio full path / baseline: {full / base:.2f}   (full path / batched baseline: {full / batched:.2f})")
+        sampling = Sampling(process.process.pid)
+        cpu_before = cpu_seconds(process.process.pid)
+        await full_path_wallets(stack.kafka_bootstrap, service_dsn, wallets)
+        cpu_ms = (cpu_seconds(process.process.pid) - cpu_before) * 1000 / wallets
+        profile = sampling.stop()
+        print(f"    where the wallet process's CPU goes (py-spy, another {wallets} events, {cpu_ms:.2f} ms per wallet):")
+        print(profile.table("by stage", profile.by_stage(), cpu_ms))
+        print(profile.table("by library (innermost package frame)", profile.by_library(), cpu_ms))
+        print(profile.table("hottest frames (own time)", profile.hottest(), cpu_ms))
+        print(f"    (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
 
+        if not sheets:
+            return
         print(f"(2) 7-ticket sheet, median of {sheets} renders")
         text_ms = ms_per(text_only_page, sheets)
         sheet_ms = ms_per(render_sheet, sheets)

@@ -1,8 +1,10 @@
-"""Kafka handlers: each passes its contract event to one use case, in the runtime's transaction
-(which also records the event id, so a redelivered event changes nothing twice)."""
+"""Kafka handlers: each passes its contract event (or, for granted passes, the events of a batch) to
+one use case, in the runtime's transaction (which also records the event ids, so a redelivered event
+changes nothing twice)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -36,11 +38,12 @@ WALLETS_CREATED = Counter("carnet_wallet_wallets_created_total", "Wallets create
 def register(app: WalletApp) -> None:
     service, use_cases, joining = app.service, app.use_cases, app.joining
 
+    # The passes granted that follow one another in a batch, at once: a few queries for all of them.
     # Version 1 messages still on the topic reach this handler too (same event type).
-    @service.on(PassGranted)
-    async def pass_granted(conn: asyncpg.Connection, event: PassGranted | PassGrantedV1, _: Envelope) -> None:
-        if await use_cases.pass_granted(joining(conn), event) is not None:
-            WALLETS_CREATED.inc()
+    @service.on_batch(PassGranted)
+    async def passes_granted(conn: asyncpg.Connection, events: Sequence[PassGranted | PassGrantedV1],
+                             _: Sequence[Envelope]) -> None:
+        WALLETS_CREATED.inc(len(await use_cases.passes_granted(joining(conn), events)))
 
     @service.on(TicketRedeemed)
     async def ticket_redeemed(conn: asyncpg.Connection, event: TicketRedeemed, _: Envelope) -> None:

@@ -23,6 +23,7 @@ class ProbeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CARNET_PROBE_", extra="ignore")
     service_name: ClassVar[str] = "probe"
     role: str = "sink"
+    alone: bool = False  # the sink applies each event in a transaction of its own (`on(..., alone=True)`)
 
 
 class Emit(BaseModel):
@@ -59,7 +60,7 @@ def build() -> Service:
 
     if settings.role == "sink":
 
-        @service.on(SchoolRegistered)
+        @service.on(SchoolRegistered, alone=settings.alone)
         async def registered(conn, event: SchoolRegistered, envelope) -> None:
             if event.name == "poison":
                 raise ValueError("this school cannot be applied")

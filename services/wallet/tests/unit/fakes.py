@@ -19,11 +19,13 @@ class FakeWallets:
         self.by_id: dict[UUID, Wallet] = {}
         self.reminded: dict[UUID, datetime] = {}
 
-    async def add(self, wallet: Wallet) -> bool:
-        if any(w.application_id == wallet.application_id for w in self.by_id.values()):
-            return False
-        self.by_id[wallet.wallet_id] = copy.deepcopy(wallet)
-        return True
+    async def add_all(self, wallets: Sequence[Wallet]) -> set[UUID]:
+        stored = set()
+        for wallet in wallets:
+            if not any(w.application_id == wallet.application_id for w in self.by_id.values()):
+                self.by_id[wallet.wallet_id] = copy.deepcopy(wallet)
+                stored.add(wallet.wallet_id)
+        return stored
 
     async def get(self, wallet_id: UUID, *, for_update: bool = False) -> Wallet | None:
         wallet = self.by_id.get(wallet_id)
@@ -38,9 +40,6 @@ class FakeWallets:
     async def of_guardian_email(self, email: str) -> list[Wallet]:
         return [copy.deepcopy(w) for w in self.by_id.values()
                 if w.guardian_email and w.guardian_email.lower() == email.lower()]
-
-    async def id_of_application(self, application_id: str) -> UUID | None:
-        return next((w.wallet_id for w in self.by_id.values() if w.application_id == application_id), None)
 
     async def save_ticket(self, ticket: Ticket) -> None:
         for wallet in self.by_id.values():
@@ -101,8 +100,8 @@ class FakeCampaigns:
     async def published(self, campaign_id: str, terms: PublishedTerms) -> None:
         self.by_id[campaign_id] = terms
 
-    async def terms(self, campaign_id: str) -> PublishedTerms | None:
-        return self.by_id.get(campaign_id)
+    async def terms_of(self, campaign_ids: Iterable[str]) -> dict[str, PublishedTerms]:
+        return {c: self.by_id[c] for c in set(campaign_ids) if c in self.by_id}
 
 
 class FakeFigures:

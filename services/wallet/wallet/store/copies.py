@@ -80,9 +80,14 @@ class CampaignCopies:
             campaign_id, terms.label, terms.pass_valid_until, terms.ticket_min_cents, terms.ticket_max_cents,
         )
 
-    async def terms(self, campaign_id: str) -> PublishedTerms | None:
-        row = await self.conn.fetchrow(
-            "SELECT label, pass_valid_until, ticket_min_cents, ticket_max_cents FROM campaigns WHERE campaign_id = $1",
-            campaign_id,
+    async def terms_of(self, campaign_ids: Iterable[str]) -> dict[str, PublishedTerms]:
+        """The published terms of those campaigns the wallet has seen published."""
+        rows = await self.conn.fetch(
+            """
+            SELECT campaign_id, label, pass_valid_until, ticket_min_cents, ticket_max_cents
+            FROM campaigns WHERE campaign_id = ANY($1::text[])
+            """,
+            list(set(campaign_ids)),
         )
-        return PublishedTerms(**dict(row)) if row else None
+        return {r["campaign_id"]: PublishedTerms(r["label"], r["pass_valid_until"], r["ticket_min_cents"],
+                                                 r["ticket_max_cents"]) for r in rows}

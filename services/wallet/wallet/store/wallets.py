@@ -29,29 +29,36 @@ class WalletRepository:
         self.conn = conn
         self.vault = vault
 
-    async def add(self, wallet: Wallet) -> bool:
-        """Store a new wallet and its blank tickets; False when the application already has one."""
-        terms = wallet.terms
-        inserted = await self.conn.fetchval(
+    async def add_all(self, wallets: Sequence[Wallet]) -> set[UUID]:
+        """Store new wallets and their blank tickets in one statement, whatever their number; the ids
+        of those stored (a wallet whose application already has one is not)."""
+        rows = await self.conn.fetch(
             f"""
-            INSERT INTO wallets ({_WALLET_COLUMNS})
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-            ON CONFLICT (application_id) DO NOTHING
-            RETURNING true
+            WITH wallet AS (
+                INSERT INTO wallets ({_WALLET_COLUMNS})
+                SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                     $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::int[],
+                                     $13::int[], $14::int[], $15::date[], $16::bool[], $17::timestamptz[],
+                                     $18::timestamptz[])
+                ON CONFLICT (application_id) DO NOTHING
+                RETURNING wallet_id
+            ), tickets AS (
+                INSERT INTO tickets (ticket_id, wallet_id, position)
+                SELECT t.ticket_id, t.wallet_id, t.position
+                FROM unnest($19::uuid[], $20::uuid[], $21::smallint[]) AS t(ticket_id, wallet_id, position)
+                JOIN wallet USING (wallet_id)
+            )
+            SELECT wallet_id FROM wallet
             """,
-            wallet.wallet_id, wallet.application_id, terms.campaign_id, terms.label, wallet.school_id,
-            wallet.owner_sub, wallet.guardian_email, wallet.student.last_name, wallet.student.first_name,
-            wallet.student.level, terms.allowance_cents, terms.tickets_per_pass, terms.ticket_min_cents,
-            terms.ticket_max_cents, terms.pass_valid_until, wallet.paper, wallet.anonymised_at,
-            wallet.expiry_reminded_at,
+            *_columns([
+                (w.wallet_id, w.application_id, w.terms.campaign_id, w.terms.label, w.school_id, w.owner_sub,
+                 w.guardian_email, w.student.last_name, w.student.first_name, w.student.level,
+                 w.terms.allowance_cents, w.terms.tickets_per_pass, w.terms.ticket_min_cents,
+                 w.terms.ticket_max_cents, w.terms.pass_valid_until, w.paper, w.anonymised_at, w.expiry_reminded_at)
+                for w in wallets], width=18),
+            *_columns([(t.ticket_id, w.wallet_id, t.position) for w in wallets for t in w.tickets], width=3),
         )
-        if not inserted:
-            return False
-        await self.conn.executemany(
-            "INSERT INTO tickets (ticket_id, wallet_id, position) VALUES ($1, $2, $3)",
-            [(t.ticket_id, wallet.wallet_id, t.position) for t in wallet.tickets],
-        )
-        return True
+        return {r["wallet_id"] for r in rows}
 
     async def get(self, wallet_id: UUID, *, for_update: bool = False) -> Wallet | None:
         """The wallet with its tickets. `for_update` locks the wallet row until the transaction ends:
@@ -73,9 +80,6 @@ class WalletRepository:
         return await self._load(
             f"SELECT {_WALLET_COLUMNS} FROM wallets WHERE lower(guardian_email) = lower($1) AND guardian_email <> '' "
             "ORDER BY created_at", email)
-
-    async def id_of_application(self, application_id: str) -> UUID | None:
-        return await self.conn.fetchval("SELECT wallet_id FROM wallets WHERE application_id = $1", application_id)
 
     async def save_ticket(self, ticket: Ticket) -> None:
         code = self.vault.seal_optional(ticket.code, ticket_place(ticket.ticket_id))
@@ -189,6 +193,11 @@ class WalletRepository:
             redeemed_by=t["redeemed_by"], void_refusal_reason=t["void_refusal_reason"],
             replace_refusal_reason=t["replace_refusal_reason"],
         )
+
+
+def _columns(rows: list[tuple], *, width: int) -> list[list]:
+    """Rows as the columns `unnest` takes, one array a column."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 def _wallet(row: asyncpg.Record, tickets: list[Ticket]) -> Wallet:
