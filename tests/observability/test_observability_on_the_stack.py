@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -27,7 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 
-from carnet_contracts.events import AffiliateActivated, CampaignPublished, Guardian, PassGranted, Student
+from carnet_contracts.events import AffiliateActivated, CampaignPublished, GuardianContact, PassGranted, Pupil
 from carnet_contracts.topics import WALLET_WALLETS
 
 pytestmark = pytest.mark.integration
@@ -167,8 +167,8 @@ async def redeem_one_ticket(stack, system: dict) -> Redeemed:
     granted = PassGranted(
         application_id=f"app-{uuid.uuid4()}", campaign_id=campaign_id, campaign_label=f"Pass {today.year}",
         school_id="0920001A", family_sub=family,
-        student=Student(last_name="Martin", first_name="Léa", birth_date=date(today.year - 12, 5, 4), level="5e"),
-        guardian=Guardian(last_name="Martin", first_name="Anne", email="anne.martin@example.org"),
+        student=Pupil(last_name="Martin", first_name="Léa", level="5e"),
+        guardian=GuardianContact(last_name="Martin", first_name="Anne", email="anne.martin@example.org"),
         allowance_cents=7000, tickets_per_pass=7, ticket_min_cents=500, ticket_max_cents=7000,
         pass_valid_until=valid_until, validated_at=datetime.now(UTC),
     )
