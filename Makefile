@@ -29,8 +29,9 @@ test-unit: install ## the tests that need no broker and no database
 bench: install ## benchmarks: they print figures, they never pass or fail
 	@for b in services/*/bench/*.py tests/bench/*.py; do [ -f "$$b" ] || continue; echo "== $$b"; $(RUN) python "$$b" || exit 1; done
 
-contracts: ## re-export the events' JSON Schemas after a contract change
+contracts: ## re-export the events' JSON Schemas and the services' OpenAPI/AsyncAPI documents after a change
 	$(RUN) python -m carnet_contracts.export
+	$(RUN) python -m carnet_runtime.documents
 
 clean: down
 	rm -rf .carnet

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -67,21 +66,14 @@ def crd_schemas() -> dict[tuple[str, str], dict]:
 
 
 @pytest.fixture(scope="session")
-def consumed_topics(tmp_path_factory) -> dict[str, set[str]]:
-    """The topics each service subscribes to, read from the services themselves (built, not started;
-    CARNET_HOME points at a scratch folder, where the affiliation service makes its local key pair)."""
-    factories = {"affiliation": "create"}
+def consumed_topics() -> dict[str, set[str]]:
+    """The topics each service subscribes to, read from the services themselves (built, not started,
+    with throwaway keys: carnet_runtime.documents.placeholder_environment)."""
+    from carnet_runtime.documents import placeholder_environment
+
     topics = {}
-    home, os.environ["CARNET_HOME"] = os.environ.get("CARNET_HOME"), str(tmp_path_factory.mktemp("carnet-home"))
-    try:
+    with placeholder_environment():
         for name in SERVICES:
-            module = importlib.import_module(f"{name}.app")
-            service = getattr(module, factories.get(name, "create_service"))()
-            service = getattr(service, "service", service)
+            service = importlib.import_module(f"{name}.app").create_service()
             topics[name] = {topic.default_name for topic in service.consumers.topics}
-    finally:
-        if home is None:
-            del os.environ["CARNET_HOME"]
-        else:
-            os.environ["CARNET_HOME"] = home
     return topics

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .config import StackConfig, ensure_keys
+from .config import StackConfig, ensure_keys, local_token
 from .processes import StackError, pid_alive
 from . import stack as local_stack
 
@@ -84,9 +84,7 @@ def token(
     sub: str = typer.Option(None, "--sub", help="the subject (defaults to a name derived from the role)"),
     ttl: int = typer.Option(8 * 3600, "--ttl", help="lifetime in seconds"),
 ) -> None:
-    """Print a signed access token for local use."""
-    from carnet_runtime.auth import TokenSigner
-
+    """Print a signed access token for local use, for all five services."""
     if role not in ("family", "correspondent", "affiliate", "admin"):
         _fail(f"unknown role {role!r}: family, correspondent, affiliate or admin")
     if role == "correspondent" and not school_id:
@@ -95,11 +93,11 @@ def token(
         _fail("an affiliate token needs --affiliate-id")
     config = StackConfig.from_env()
     ensure_keys(config.keys_dir)
-    # Affiliate tokens are the affiliation service's to sign; the others are the gateways'.
-    signer = TokenSigner(config.keys_dir / ("affiliation.pem" if role == "affiliate" else "gateway.pem"))
     subject = sub or {"family": "family-local", "correspondent": f"correspondent-{school_id}",
                       "affiliate": f"affiliate-{affiliate_id}", "admin": "admin-local"}[role]
-    print(signer.sign(sub=subject, role=role, school_id=school_id, affiliate_id=affiliate_id, ttl_seconds=ttl))
+    # Affiliate tokens are the affiliation service's to sign; the others are the gateways'.
+    print(local_token(config.keys_dir, role, sub=subject, school_id=school_id, affiliate_id=affiliate_id,
+                      ttl_seconds=ttl))
 
 
 @app.command("demo")
@@ -133,8 +131,6 @@ def report(
     """The campaign's figures as the département presents them, gathered from the services' APIs."""
     import asyncio
 
-    from carnet_runtime.auth import TokenSigner
-
     from . import report as figures
     from .demo import DemoError, Endpoints
 
@@ -142,7 +138,7 @@ def report(
         _fail(f"unknown format {output!r}: table, csv or json")
     config = StackConfig.from_env()
     ensure_keys(config.keys_dir)
-    admin = TokenSigner(config.keys_dir / "gateway.pem").sign(sub="admin-report", role="admin", ttl_seconds=600)
+    admin = local_token(config.keys_dir, "admin", sub="admin-report", ttl_seconds=600)
     try:
         found = asyncio.run(figures.gather(Endpoints.local(), {"Authorization": f"Bearer {admin}"}, campaign_id))
     except DemoError as exc:

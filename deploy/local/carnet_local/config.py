@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from dataclasses import dataclass
@@ -53,29 +54,56 @@ class StackConfig:
         return self.home / "logs"
 
 
+def _new_secrets() -> dict[str, str]:
+    return {
+        # wallet + redemption: the keyed hash ticket codes travel as
+        "CARNET_TICKET_CODE_HASH_KEY": secrets.token_hex(32),
+        # affiliation + notification: seals activation links and one-time codes on their way to e-mail
+        "CARNET_SEAL_KEY": secrets.token_hex(32),
+        # wallet: ticket codes encrypted at rest ({key id: 32-byte hex key}, the first one encrypts)
+        "CARNET_WALLET_CODE_KEYS": json.dumps({f"local-{secrets.token_hex(3)}": secrets.token_hex(32)}),
+        # affiliation: keyed hashes of one-time codes
+        "CARNET_AFFILIATION_SECRET_KEY": secrets.token_hex(32),
+    }
+
+
 def shared_secrets(home: Path) -> dict[str, str]:
-    """Secrets shared by two services (ticket-code hash key, sealing key), generated once per home."""
+    """The keys the services refuse to start without, generated once per home (a key added to the
+    project later is added to an existing home's file)."""
     path = home / "secrets.env"
-    if not path.exists():
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if "=" in line:
+                key, value = line.split("=", 1)
+                values[key.strip()] = value.strip()
+    missing = {k: v for k, v in _new_secrets().items() if k not in values}
+    if missing or not path.exists():
         home.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            f"CARNET_TICKET_CODE_HASH_KEY={secrets.token_hex(32)}\nCARNET_SEAL_KEY={secrets.token_hex(32)}\n"
-        )
+        values.update(missing)
+        path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         path.chmod(0o600)
-    values = {}
-    for line in path.read_text().splitlines():
-        if "=" in line:
-            key, value = line.split("=", 1)
-            values[key.strip()] = value.strip()
     return values
 
 
 def ensure_keys(keys_dir: Path) -> None:
-    """The local signers: the gateways (`carnet token`), the affiliation service, the services."""
+    """The local signers: the gateways (`carnet token`), the affiliation service (affiliate tokens),
+    and each service for its own service tokens (`service.<name>`)."""
     from carnet_runtime.auth import ensure_keypair
 
-    for name in ("gateway", "affiliation", "services"):
+    for name in ("gateway", "affiliation", *(f"service.{s}" for s in SERVICES)):
         ensure_keypair(keys_dir, name)
+
+
+def local_token(keys_dir: Path, role: str, *, sub: str, ttl_seconds: int = 3600,
+                audience: tuple[str, ...] = SERVICES, **claims: object) -> str:
+    """A token signed by the local key allowed to sign `role` (gateway, affiliation, or the service
+    named by `sub` for a service token), for every service unless `audience` says otherwise."""
+    from carnet_runtime.auth import TokenSigner
+
+    key = {"affiliate": "affiliation", "service": f"service.{sub}"}.get(role, "gateway")
+    return TokenSigner(keys_dir / f"{key}.pem").sign(sub=sub, role=role, audience=audience,
+                                                     ttl_seconds=ttl_seconds, **claims)
 
 
 def service_environment(name: str, *, home: Path, database_url: str, kafka_bootstrap: str, keys_dir: Path,
@@ -89,7 +117,6 @@ def service_environment(name: str, *, home: Path, database_url: str, kafka_boots
             "CARNET_DATABASE_URL": database_url,
             "CARNET_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "CARNET_JWT_KEYS_DIR": str(keys_dir),
-            "CARNET_SERVICE_SIGNING_KEY": str(keys_dir / "services.pem"),
             "CARNET_AFFILIATION_SIGNING_KEY": str(keys_dir / "affiliation.pem"),
             "CARNET_SMTP_HOST": "127.0.0.1",
             "CARNET_SMTP_PORT": str(smtp_port),

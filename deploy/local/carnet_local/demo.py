@@ -34,6 +34,7 @@ import httpx
 from carnet_contracts.calendar import PARIS
 from carnet_contracts.display import euros
 
+from .config import local_token
 from .ledger import SeasonLedger
 
 T = TypeVar("T")
@@ -276,8 +277,6 @@ class Season:
     def __init__(self, endpoints: Endpoints, size: SeasonSize = SeasonSize(), *, campaign_id: str | None = None,
                  phases: Phases | None = None, timeout: float = 120.0, concurrency: int = 8,
                  after_phase: Callable[[str], Awaitable[None]] | None = None):
-        from carnet_runtime.auth import TokenSigner
-
         self.ep = endpoints
         self.size = size
         self.run_id = uuid.uuid4().hex[:6]
@@ -285,7 +284,6 @@ class Season:
         self.phases = phases or Phases()
         self.timeout = timeout
         self.after_phase = after_phase
-        self.gateway = TokenSigner(endpoints.keys_dir / "gateway.pem")
         self.mailbox = Mailbox(endpoints.mail_dir)
         self.limit = asyncio.Semaphore(concurrency)
         self.outcome = SeasonOutcome(campaign_id=self.campaign_id, closed_campaign_id=f"{self.campaign_id}-closed")
@@ -301,7 +299,8 @@ class Season:
     # --- plumbing -----------------------------------------------------------------------------------
 
     def token(self, role: str, sub: str, **claims: Any) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.gateway.sign(sub=sub, role=role, ttl_seconds=4 * 3600, **claims)}"}
+        token = local_token(self.ep.keys_dir, role, sub=sub, ttl_seconds=4 * 3600, **claims)
+        return {"Authorization": f"Bearer {token}"}
 
     @property
     def admin(self) -> dict[str, str]:

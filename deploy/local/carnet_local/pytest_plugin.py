@@ -4,10 +4,17 @@ and only if a test asks for them (unit tests start nothing)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from .smtp import start_capture
 from .processes import free_port
 from .testing import TestStack, start_test_stack
+
+
+# Speed is measured by benchmarks, never asserted by tests: hypothesis gets no per-example deadline
+# (a loaded two-core machine made property tests fail on time, not on a rule).
+settings.register_profile("carnet", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("carnet")
 
 
 @pytest.fixture(scope="session")

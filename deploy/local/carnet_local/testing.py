@@ -30,7 +30,7 @@ import httpx
 
 from carnet_contracts.envelope import Envelope, Event
 
-from .config import SERVICE_PORTS, ensure_keys, service_environment, shared_secrets
+from .config import SERVICE_PORTS, SERVICES, ensure_keys, local_token, service_environment, shared_secrets
 from .kafka import KafkaNode, create_topics
 from .offsets import GroupLag, consumer_lag, end_offsets, position_group_at_end, wait_caught_up
 from .postgres import PostgresCluster, create_database
@@ -171,15 +171,19 @@ class TestStack:
     # --- tokens ------------------------------------------------------------------------------
 
     def token(self, role: str, *, sub: str | None = None, school_id: str | None = None,
-              affiliate_id: str | None = None, signer: str = "gateway", ttl_seconds: int = 3600) -> str:
+              affiliate_id: str | None = None, signer: str | None = None, ttl_seconds: int = 3600,
+              audience: tuple[str, ...] | None = None, scope: str | None = None) -> str:
+        """A token as the local signers make them: the key allowed to sign `role` (or the key named
+        `signer`, to try one that may not), for every service unless `audience` says otherwise."""
         from carnet_runtime.auth import TokenSigner
 
-        signer_name = "affiliation" if role == "affiliate" and signer == "gateway" else signer
-        signer_name = "services" if role == "service" else signer_name
-        return TokenSigner(self.keys_dir / f"{signer_name}.pem").sign(
-            sub=sub or f"{role}-{uuid.uuid4().hex[:8]}", role=role, school_id=school_id,
-            affiliate_id=affiliate_id, ttl_seconds=ttl_seconds,
-        )
+        sub = sub or f"{role}-{uuid.uuid4().hex[:8]}"
+        claims = {"school_id": school_id, "affiliate_id": affiliate_id, "scope": scope}
+        if signer is None:
+            return local_token(self.keys_dir, role, sub=sub, ttl_seconds=ttl_seconds,
+                               audience=audience or SERVICES, **claims)
+        return TokenSigner(self.keys_dir / f"{signer}.pem").sign(
+            sub=sub, role=role, audience=audience or SERVICES, ttl_seconds=ttl_seconds, **claims)
 
     def auth(self, role: str, **claims: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(role, **claims)}"}

@@ -1,5 +1,5 @@
 from carnet_runtime import run
 
-from .app import create
+from .app import create_service
 
-run(create().service)
+run(create_service)

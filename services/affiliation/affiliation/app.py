@@ -1,62 +1,66 @@
-"""The composition root: settings, the runtime's service, routes, consumers, the reminder task."""
+"""The composition root: settings, the runtime's service, the use cases, routes, consumers and
+periodic work."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from datetime import UTC, datetime
+import functools
 from pathlib import Path
 
+from carnet_contracts.sealing import seal
 from carnet_runtime import Service
 from carnet_runtime.auth import TokenSigner, ensure_keypair
 
-from . import consumers, store
-from .api import build_router, install_refusals, remind_logins
-from .domain.reimbursement import PARIS
+from . import api, consumers
+from .application import Accounts, AffiliateTokens, Campaigns, Conventions, Organisations, Reimbursements
+from .refusals import REFUSALS
 from .settings import AffiliationSettings
 from .wiring import Affiliation
 
-log = logging.getLogger(__name__)
-
-MIGRATIONS = Path(__file__).parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def create(settings: AffiliationSettings | None = None) -> Affiliation:
+def create_service(settings: AffiliationSettings | None = None) -> Service:
     settings = settings or AffiliationSettings()
     service = Service(
         settings,
         title="Carnet affiliation",
         description="Affiliated organisations, their accounts, the electronic convention, reimbursements.",
         migrations=MIGRATIONS,
+        refusals=REFUSALS,
     )
     if settings.signing_key is None:
         # local stack: the key pair is made on first start, its public half beside the others
         ensure_keypair(settings.keys_dir, "affiliation")
+    keyed = settings.keyed_hash()
+    sealed = functools.partial(seal, key=settings.seal_key)
     app = Affiliation(
-        settings=settings,
         service=service,
-        hashing=settings.password_hashing(),
-        signer=TokenSigner(settings.affiliate_key_path),
-        convention=settings.convention(),
+        settings=settings,
+        organisations=Organisations(keyed=keyed, seal=sealed, activation_ttl=settings.activation_ttl()),
+        accounts=Accounts(
+            hashing=settings.password_hashing(),
+            keyed=keyed,
+            seal=sealed,
+            tokens=AffiliateTokens(TokenSigner(settings.affiliate_key_path), settings.access_token_ttl_seconds),
+            login_policy=settings.login_policy(),
+            reset_ttl=settings.password_reset_ttl(),
+        ),
+        conventions=Conventions(document=settings.convention(), otp_policy=settings.otp_policy(), seal=sealed),
+        campaigns=Campaigns(),
+        reimbursements=Reimbursements(debtor=settings.debtor(), transfer_delay_days=settings.transfer_delay_days),
     )
-    install_refusals(service.api)
-    service.include_router(build_router(app))
-    consumers.register(service)
+    for router in api.routers(app):
+        service.include_router(router)
+    consumers.register(service, app)
 
-    @service.background
+    @service.every(settings.reminder_poll_seconds)
     async def login_reminders(_: Service) -> None:
         """On each campaign's opening day, every active organisation is reminded of its login."""
-        while True:
-            try:
-                now = datetime.now(UTC)
-                async with service.transaction() as conn:
-                    for campaign in await store.campaigns_due_for_reminders(conn, now.astimezone(PARIS).date()):
-                        reminded = await remind_logins(app, conn, campaign, now)
-                        log.info("logins reminded", extra={"campaign_id": campaign["campaign_id"], "count": reminded})
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database away: try again at the next tick
-                log.warning("login reminders postponed", extra={"error": type(exc).__name__})
-            await asyncio.sleep(settings.reminder_poll_seconds)
+        await app.campaigns.remind_due(app.uow())
 
-    return app
+    @service.every(settings.login_failures_purge_seconds)
+    async def purge_login_failures(_: Service) -> None:
+        """Failed logins hold client addresses: they are kept a day, no longer than the throttle needs."""
+        await app.accounts.purge_login_failures(app.uow())
+
+    return service

@@ -6,13 +6,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from carnet_runtime import ServiceSettings
+from carnet_runtime import SecretKey, ServiceSettings, shared_setting
 
-from .domain.account import LoginPolicy, PasswordHashing
+from .domain.account import PasswordHashing
 from .domain.convention import ConventionDocument, OtpPolicy
+from .domain.keyed_hash import KeyedHash
+from .domain.login import LoginPolicy
 from .domain.sepa import Debtor
 
 CONVENTIONS = Path(__file__).parent / "conventions"
@@ -24,39 +26,74 @@ class AffiliationSettings(ServiceSettings):
     service_name: ClassVar[str] = "affiliation"
     default_http_port: ClassVar[int] = 8004
 
-    # the key shared with the notification service, which unseals tokens and codes to e-mail them
-    seal_key: str = Field("carnet-local-seal-key", validation_alias=AliasChoices("CARNET_SEAL_KEY"))
-    # the private key affiliate access tokens are signed with; the other services trust its .pub.pem
+    # The key shared with the notification service, which unseals links and codes to e-mail them
+    # (CARNET_SEAL_KEY). No default: the service does not start without it (the local stack generates one).
+    seal_secret: SecretKey = Field(validation_alias=shared_setting("SEAL_KEY"))
+    # This service's own key for the keyed hashes (HMAC-SHA256) of activation and reset links and of
+    # convention codes (CARNET_AFFILIATION_SECRET_KEY). No default, like the seal key. Changing it
+    # voids the links and codes in flight.
+    affiliation_secret_key: SecretKey = Field(validation_alias=shared_setting("AFFILIATION_SECRET_KEY"))
+    # The private key affiliate access tokens are signed with (`affiliation.pem`, the other services
+    # trust its .pub.pem); by default in the keys directory, made there on first start if missing.
     signing_key: Path | None = None
+    # How long an affiliate's access token is valid.
     access_token_ttl_seconds: int = 3600
 
+    # How long an activation link, a password-reset link and a convention code are valid.
     activation_ttl_hours: float = 24 * 7
     password_reset_ttl_minutes: float = 60
     otp_ttl_minutes: float = 10
+    # Convention codes: within `otp_window_minutes` from the first code, at most `otp_max_issues`
+    # codes are sent and `otp_max_attempts` wrong codes tried (a new code does not give more tries).
     otp_max_attempts: int = 5
-    login_lock_after_failures: int = 5
-    login_lock_minutes: float = 15
-    login_slow_after_failures: int = 2
-    login_max_delay_seconds: float = 2.0
+    otp_max_issues: int = 5
+    otp_window_minutes: float = 60
 
+    # Failed logins (affiliation/domain/login.py), counted over the last `login_window_minutes`:
+    login_window_minutes: float = 15
+    # after this many failures on an account (from anyone) or by a client, answers are held back,
+    # from `login_first_delay_seconds`, doubling, up to `login_max_delay_seconds`;
+    login_slow_after_failures: int = 2
+    login_first_delay_seconds: float = 0.25
+    login_max_delay_seconds: float = 2.0
+    # a client that failed this many times on one account is refused on it (429) for a while;
+    login_client_account_limit: int = 20
+    # a client that failed on this many distinct accounts is refused on all (429), for
+    # `login_spray_block_seconds`, doubling with each further account, up to `login_spray_block_max_seconds`.
+    login_spray_accounts_limit: int = 5
+    login_spray_block_seconds: float = 60
+    login_spray_block_max_seconds: float = 900
+
+    # argon2id's cost for passwords (tests lower the memory).
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
 
-    # the convention in force: conventions/<version>.md
+    # The convention in force: conventions/<version>.md
     convention_version: str = "2026-1"
 
+    # The département's account the reimbursement transfers leave from.
     debtor_name: str = "Département des Hauts-de-Seine"
     debtor_iban: str = "FR7630001007941234567890185"
     debtor_bic: str = "BDFEFRPPCCT"
-    # transfers are asked for this many days after the batch is created
+    # Transfers are asked for this many days after the batch is created (unless the batch says when).
     transfer_delay_days: int = 2
 
+    # How often the service looks for campaigns opening today, whose organisations it reminds of their login.
     reminder_poll_seconds: float = 60.0
+    # How often failed logins older than a day are deleted (they hold client addresses).
+    login_failures_purge_seconds: float = 3600.0
 
     @property
     def affiliate_key_path(self) -> Path:
         return self.signing_key or (self.keys_dir / "affiliation.pem")
+
+    @property
+    def seal_key(self) -> str:
+        return self.seal_secret.get_secret_value()
+
+    def keyed_hash(self) -> KeyedHash:
+        return KeyedHash(self.affiliation_secret_key.get_secret_value())
 
     def activation_ttl(self) -> timedelta:
         return timedelta(hours=self.activation_ttl_hours)
@@ -65,14 +102,24 @@ class AffiliationSettings(ServiceSettings):
         return timedelta(minutes=self.password_reset_ttl_minutes)
 
     def otp_policy(self) -> OtpPolicy:
-        return OtpPolicy(ttl=timedelta(minutes=self.otp_ttl_minutes), max_attempts=self.otp_max_attempts)
+        return OtpPolicy(
+            keyed=self.keyed_hash(),
+            ttl=timedelta(minutes=self.otp_ttl_minutes),
+            max_attempts=self.otp_max_attempts,
+            max_issues=self.otp_max_issues,
+            issue_window=timedelta(minutes=self.otp_window_minutes),
+        )
 
     def login_policy(self) -> LoginPolicy:
         return LoginPolicy(
-            lock_after_failures=self.login_lock_after_failures,
-            lock_duration=timedelta(minutes=self.login_lock_minutes),
+            window=timedelta(minutes=self.login_window_minutes),
             slow_after_failures=self.login_slow_after_failures,
+            first_delay_seconds=self.login_first_delay_seconds,
             max_delay_seconds=self.login_max_delay_seconds,
+            client_account_limit=self.login_client_account_limit,
+            spray_accounts_limit=self.login_spray_accounts_limit,
+            spray_block=timedelta(seconds=self.login_spray_block_seconds),
+            spray_block_max=timedelta(seconds=self.login_spray_block_max_seconds),
         )
 
     def password_hashing(self) -> PasswordHashing:

@@ -1,22 +1,27 @@
-"""What the routes, consumers and background tasks share: settings, the runtime's service,
-the password hashing, the affiliate token signer and the convention in force."""
+"""What the routes, consumers and periodic tasks share: the runtime's service, the settings, and the
+use cases built on them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from carnet_runtime import Service
-from carnet_runtime.auth import TokenSigner
 
-from .domain.account import PasswordHashing
-from .domain.convention import ConventionDocument
+from .application import Accounts, Campaigns, Conventions, Organisations, Reimbursements
 from .settings import AffiliationSettings
+from .store import AffiliationUnitOfWork
 
 
 @dataclass
 class Affiliation:
-    settings: AffiliationSettings
     service: Service
-    hashing: PasswordHashing
-    signer: TokenSigner
-    convention: ConventionDocument
+    settings: AffiliationSettings
+    organisations: Organisations
+    accounts: Accounts
+    conventions: Conventions
+    campaigns: Campaigns
+    reimbursements: Reimbursements
+
+    def uow(self) -> AffiliationUnitOfWork:
+        """A unit of work on the service's pool: one transaction per `async with`."""
+        return AffiliationUnitOfWork(self.service.pool, self.service.outbox)

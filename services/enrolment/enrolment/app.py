@@ -2,35 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
 
-from pydantic_settings import SettingsConfigDict
-
-from carnet_runtime import Service, ServiceSettings
+from carnet_runtime import Service
 
 from . import api, consumers
-from .domain import DomainError
+from .api.rosters import ROSTER_PATH
+from .refusals import REFUSALS
+from .settings import EnrolmentSettings
+from .store import EnrolmentUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
-class EnrolmentSettings(ServiceSettings):
-    model_config = SettingsConfigDict(extra="ignore", env_prefix="CARNET_ENROLMENT_")
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
-    service_name: ClassVar[str] = "enrolment"
-    default_http_port: ClassVar[int] = 8001
+
+@dataclass(frozen=True)
+class EnrolmentApp:
+    """What the routes share: the service (its pool and outbox), the settings and the clock."""
+
+    service: Service
+    settings: EnrolmentSettings
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    def uow(self) -> EnrolmentUnitOfWork:
+        return EnrolmentUnitOfWork(self.service.pool, self.service.outbox)
 
 
 def create_service(settings: EnrolmentSettings | None = None) -> Service:
+    settings = settings or EnrolmentSettings()
     service = Service(
-        settings or EnrolmentSettings(),
+        settings,
         title="Carnet — enrolment",
         description="Campaigns, schools, applications for a pass, validation by the school, roster import.",
         migrations=MIGRATIONS,
+        refusals=REFUSALS,
     )
-    service.api.add_exception_handler(DomainError, api.domain_error_response)
-    service.include_router(api.build_router(service.outbox))
+    service.limit_body(ROSTER_PATH, settings.roster_max_bytes)
+    service.include_router(api.router(EnrolmentApp(service, settings)))
     consumers.register(service)
     return service
-

@@ -1,18 +1,43 @@
-"""Composition root: settings, the runtime's service, routes, consumers, the delivery worker."""
+"""Composition root: settings, the runtime's service, the app object routes and consumers share,
+routes, consumers, and the background work (delivery, the gauge, retention)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+from carnet_contracts.sealing import unseal
 from carnet_runtime import Service
 
 from . import api, consumers
-from .delivery import DeliveryWorker, Mailer, TicketSheets, forget_personal_data
+from .application.delivery import DeliveryWorker, count_messages_by_state, forget_personal_data
+from .application.events import Notifier
+from .outbound import Mailer, TicketSheets
+from .refusals import REFUSALS
 from .rendering import Renderer
 from .settings import NotificationSettings
+from .store import NotificationUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-SERVICE_TOKEN_SECONDS = 300
+# The one call this service makes to another: the wallet's ticket sheet (API.md, Wallet).
+WALLET_SHEET_SCOPE = "wallet.tickets_pdf"
+
+
+@dataclass
+class NotificationApp:
+    service: Service
+    settings: NotificationSettings
+
+    def uow(self) -> NotificationUnitOfWork:
+        return NotificationUnitOfWork(self.service.pool, self.service.outbox)
+
+    def unseal(self, sealed: str) -> str:
+        return unseal(sealed, self.settings.seal_key)
+
+    def wallet_token(self) -> str:
+        # signed per fetch: short-lived, for the wallet's sheet only, and a rotated key is picked up
+        return self.service.service_tokens().for_call("wallet", scope=WALLET_SHEET_SCOPE)
 
 
 def create_service(settings: NotificationSettings | None = None) -> Service:
@@ -23,24 +48,28 @@ def create_service(settings: NotificationSettings | None = None) -> Service:
         description="Every e-mail the pass sends: templates, delivery over SMTP with retries, "
         "delivery log, broadcasts.",
         migrations=MIGRATIONS,
+        refusals=REFUSALS,
     )
+    app = NotificationApp(service, settings)
     renderer = Renderer(settings.branding())
-    service.include_router(api.router)
-    consumers.register(service, settings, renderer)
+    service.include_router(api.router(app))
+    consumers.register(service, Notifier(
+        renderer, settings.retention_policy(), activation_url=settings.activation_url,
+        password_reset_url=settings.password_reset_url, unseal=app.unseal,
+    ))
+    worker = DeliveryWorker(app.uow, settings, renderer, Mailer(settings), TicketSheets(settings, app.wallet_token),
+                            app.unseal)
 
-    def wallet_token() -> str:
-        # signed per fetch: short-lived, and a rotated key is picked up without a restart
-        return service.service_signer().sign(sub="notification", role="service", ttl_seconds=SERVICE_TOKEN_SECONDS)
+    @service.every(settings.worker_poll_seconds)
+    async def delivery(_: Service) -> None:
+        await worker.work()
 
-    @service.background
-    async def delivery(svc: Service) -> None:
-        worker = DeliveryWorker(
-            svc.pool, settings, svc.outbox, renderer, Mailer(settings), TicketSheets(settings, wallet_token)
-        )
-        await worker.run()
+    @service.every(settings.messages_gauge_seconds)
+    async def messages_gauge(_: Service) -> None:
+        await count_messages_by_state(app.uow())
 
-    @service.background
-    async def retention(svc: Service) -> None:
-        await forget_personal_data(svc.pool, settings)
+    @service.every(settings.retention_sweep_seconds)
+    async def retention(_: Service) -> None:
+        await forget_personal_data(app.uow(), datetime.now(UTC))
 
     return service

@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 
 from carnet_contracts import display
 
-from .domain import PARIS, Content
+from .domain import PARIS, Content, RenderedMessage
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -29,7 +29,6 @@ _MONTHS = (
     "janvier", "février", "mars", "avril", "mai", "juin",
     "juillet", "août", "septembre", "octobre", "novembre", "décembre",
 )  # fmt: skip
-NBSP = "\u00a0"
 
 
 def euros(cents: int) -> str:
@@ -71,13 +70,6 @@ class Branding:
     portal_url: str = "https://pass.hauts-de-seine.net"
     helpline: str = "0 800 076 092"
     helpline_hours: str = "du lundi au vendredi, de 9h00 à 19h00"
-
-
-@dataclass(frozen=True)
-class RenderedMessage:
-    subject: str
-    text: str
-    html: str
 
 
 def _environment(autoescape: bool) -> jinja2.Environment:

@@ -31,9 +31,10 @@ from carnet_contracts.events import TicketRedeemed
 from carnet_contracts.topics import REDEMPTION_REDEMPTIONS
 from carnet_local.testing import TestStack, start_test_stack
 from carnet_runtime import db
+from carnet_runtime.outbox import Outbox
 from redemption import domain as d
 from redemption.app import MIGRATIONS
-from redemption.store import RedemptionStore, outbox_row
+from redemption.store import ScannerStore
 
 POOL_SIZE = 10  # the service's default pool (database_pool_max), so (a) and (b) use the same connections
 
@@ -97,7 +98,7 @@ async def seed(dsn: str, key: bytes, affiliate_id: str, count: int) -> list[str]
 # --- (a) the baseline: the same transaction through asyncpg --------------------------------------
 
 
-async def baseline(store: RedemptionStore, key: bytes, affiliate_id: str, codes: list[str], concurrency: int) -> Figures:
+async def baseline(store: ScannerStore, key: bytes, affiliate_id: str, codes: list[str], concurrency: int) -> Figures:
     limit = d.GuessingLimit()
     queue = list(reversed(codes))
     latencies: list[float] = []
@@ -110,16 +111,15 @@ async def baseline(store: RedemptionStore, key: bytes, affiliate_id: str, codes:
             code_hash = ticket_code.code_hash(code, key)
             idempotency_key = str(uuid.uuid4())
             now = datetime.now(UTC)
-            conn = await store.pool.acquire()
-            look = await store.look(conn, affiliate_id, code_hash, idempotency_key)
-            ticket = d.check_redemption(look.ticket, look.affiliate, affiliate_id, now, limit)
-            _, redemption = d.redeem(ticket, affiliate_id, str(uuid.uuid4()), now)
-            event = outbox_row(TicketRedeemed(
-                redemption_id=redemption.redemption_id, ticket_id=redemption.ticket_id,
-                wallet_id=redemption.wallet_id, campaign_id=redemption.campaign_id, affiliate_id=affiliate_id,
-                amount_cents=redemption.amount_cents, code_suffix=look.code_suffix or "", redeemed_at=now))
-            won = await store.spend(conn, redemption, code_hash, idempotency_key, event)
-            await store.pool.release(conn)
+            async with store.connection() as conn:
+                look = await store.look(conn, affiliate_id, code_hash, idempotency_key)
+                ticket = d.check_redemption(look.ticket, look.affiliate, affiliate_id, now, limit)
+                _, redemption = d.redeem(ticket, affiliate_id, str(uuid.uuid4()), now)
+                event = TicketRedeemed(
+                    redemption_id=redemption.redemption_id, ticket_id=redemption.ticket_id,
+                    wallet_id=redemption.wallet_id, campaign_id=redemption.campaign_id, affiliate_id=affiliate_id,
+                    amount_cents=redemption.amount_cents, code_suffix=look.code_suffix or "", redeemed_at=now)
+                won = await store.spend(conn, redemption, code_hash, idempotency_key, redemption.answer(), event)
             latencies.append(time.perf_counter() - started)
             status = 201 if won else 409
             statuses[status] = statuses.get(status, 0) + 1
@@ -396,7 +396,7 @@ async def main(args: argparse.Namespace) -> None:
         baseline_dsn = await stack.create_database("redemption_baseline")
         await db.migrate(baseline_dsn, MIGRATIONS, service="redemption")
         pool = await db.create_pool(baseline_dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
-        store = RedemptionStore(lambda: pool, d.GuessingLimit())
+        store = ScannerStore(lambda: pool, Outbox("redemption"), d.GuessingLimit())
 
         service_dsn = await stack.create_database("redemption_bench")
         for _ in range(args.replicas):  # replicas share the database, as on Kubernetes

@@ -1,22 +1,34 @@
-"""The composition root: settings, the runtime's service, the store, routes and handlers."""
+"""The composition root: settings, the runtime's service, the scanner and its store, routes, handlers
+and housekeeping."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from carnet_runtime import Service
 
 from . import api, consumers
-from .scanner import Scanner
+from .application import Scanner
+from .refusals import REFUSALS
 from .settings import RedemptionSettings
-from .store import RedemptionStore
-
-log = logging.getLogger(__name__)
+from .store import RedemptionUnitOfWork, ScannerStore
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+@dataclass(frozen=True)
+class RedemptionApp:
+    """What the routes share: the service, the scanner's use cases and the stores they run on."""
+
+    service: Service
+    settings: RedemptionSettings
+    scanner: Scanner
+    scanner_store: ScannerStore
+
+    def uow(self) -> RedemptionUnitOfWork:
+        return RedemptionUnitOfWork(self.service.pool, self.service.outbox)
 
 
 def create_service(settings: RedemptionSettings | None = None) -> Service:
@@ -26,20 +38,19 @@ def create_service(settings: RedemptionSettings | None = None) -> Service:
         title="Carnet redemption",
         description="Affiliate scanners redeem tickets here: the double-spend guard of the Pass.",
         migrations=MIGRATIONS,
+        refusals=REFUSALS,
     )
-    store = RedemptionStore(lambda: service.pool, settings.guessing_limit)
-    scanner = Scanner(store, settings.code_hash_key, settings.guessing_limit)
-    service.include_router(api.router(scanner))
-    consumers.register(service, store)
+    app = RedemptionApp(
+        service,
+        settings,
+        Scanner(settings.code_hash_key, settings.guessing_limit),
+        ScannerStore(lambda: service.pool, service.outbox, settings.guessing_limit),
+    )
+    service.include_router(api.router(app))
+    consumers.register(service)
 
-    @service.background
+    @service.every(3600)
     async def forget_old_idempotency_keys(_: Service) -> None:
-        retention = timedelta(days=settings.idempotency_key_retention_days)
-        while True:
-            try:
-                await store.forget_old_keys(retention)
-            except Exception as exc:  # the database may be away for a while; try again next hour
-                log.warning("idempotency key housekeeping failed", extra={"error": type(exc).__name__})
-            await asyncio.sleep(3600)
+        await app.scanner_store.forget_old_keys(timedelta(days=settings.idempotency_key_retention_days))
 
     return service

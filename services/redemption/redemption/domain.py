@@ -13,13 +13,14 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from carnet_contracts.calendar import PARIS, end_of_paris_day
+from carnet_contracts.calendar import end_of_paris_day
 from carnet_contracts.display import day as format_day
 from carnet_contracts.display import moment as format_moment
+from carnet_runtime import Refusal
 
 DEFAULT_CANCEL_GRACE_MINUTES = 30
 
-# Stable refusal codes (API.md). The HTTP status of each is decided in one place, the API.
+# Stable refusal codes (API.md). The HTTP status of each is decided in one place, refusals.py.
 CODE_MALFORMED = "CODE_MALFORMED"
 TICKET_UNKNOWN = "TICKET_UNKNOWN"
 TICKET_ALREADY_REDEEMED = "TICKET_ALREADY_REDEEMED"
@@ -33,16 +34,7 @@ REDEMPTION_UNKNOWN = "REDEMPTION_UNKNOWN"
 REDEMPTION_OF_OTHER_AFFILIATE = "REDEMPTION_OF_OTHER_AFFILIATE"
 CANCEL_PERIOD_OVER = "CANCEL_PERIOD_OVER"
 REDEMPTION_IN_REIMBURSEMENT_BATCH = "REDEMPTION_IN_REIMBURSEMENT_BATCH"
-
-
-class Refusal(Exception):
-    """A request the rules refuse; it changes nothing. `code` is stable, `message` is for a person."""
-
-    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.message = message
-        self.details = dict(details or {})
+REDEMPTION_BUSY = "REDEMPTION_BUSY"
 
 
 # The first instant a ticket is no longer valid; the wallet shows "expired" from the same instant.
@@ -248,6 +240,15 @@ def too_many_unknown_codes(wait: timedelta, now: datetime) -> Refusal:
         f"sont suspendus jusqu'au {format_moment(now + timedelta(seconds=seconds))}. "
         "Vérifiez les tickets présentés, puis réessayez.",
         {"retry_after_seconds": seconds},
+        retry_after=seconds,
+    )
+
+
+def redemption_busy() -> Refusal:
+    """A request that lost its race more times than competitors can explain: let the scanner retry."""
+    return Refusal(
+        REDEMPTION_BUSY,
+        "Le ticket est en cours de traitement par une autre demande : réessayez dans un instant.",
     )
 
 

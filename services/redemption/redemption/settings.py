@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import ClassVar
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from carnet_runtime import ServiceSettings
+from carnet_runtime import SecretKey, ServiceSettings, shared_setting
 
 from .domain import GuessingLimit
 
@@ -17,17 +17,16 @@ class RedemptionSettings(ServiceSettings):
     service_name: ClassVar[str] = "redemption"
     default_http_port: ClassVar[int] = 8003
 
-    # The HMAC key of ticket codes, shared with the wallet only. The default serves local runs.
-    ticket_code_hash_key: str = Field(
-        "carnet-local-ticket-code-hash-key", validation_alias=AliasChoices("CARNET_TICKET_CODE_HASH_KEY")
-    )
+    # The HMAC key of ticket codes, shared with the wallet service only. No default: the service
+    # does not start without it (the local stack generates one).
+    ticket_code_hash_key: SecretKey = Field(validation_alias=shared_setting("TICKET_CODE_HASH_KEY"))
     max_unknown_codes: int = 10
     unknown_codes_window_seconds: float = 600.0
     idempotency_key_retention_days: int = 7
 
     @property
     def code_hash_key(self) -> bytes:
-        return self.ticket_code_hash_key.encode()
+        return self.ticket_code_hash_key.get_secret_value().encode()
 
     @property
     def guessing_limit(self) -> GuessingLimit:

@@ -28,6 +28,8 @@ from pydantic import ValidationError
 from carnet_contracts.envelope import Envelope, Event, UnknownEvent
 from carnet_contracts.topics import Topic
 
+from .retry import retry
+
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
@@ -116,6 +118,11 @@ class Consumers:
         return list(self._handlers)
 
     def subscribe(self, broker: KafkaBroker, pool_of: Callable[[], asyncpg.Pool]) -> None:
+        # One subscriber per topic dispatching on the envelope's `event_type` itself, rather than
+        # FastStream's filtered subscribers (`filter=` on the `event-type` header): every message of a
+        # topic must go through the same inbox transaction, dead-letter path and offset bookkeeping,
+        # including the event types this service ignores, whose offsets must still be committed, and
+        # a message without the header (published by hand, or poison) must reach the dead-letter topic.
         for topic, handlers in self._handlers.items():
             dispatch = self._dispatcher(topic, handlers, broker, pool_of)
             broker.subscriber(
@@ -158,37 +165,31 @@ class Consumers:
         except (ValidationError, UnknownEvent) as exc:
             await self._dead_letter(broker, topic, message, _safe_reason(exc))
             return
-        backoff = 0.1
-        while True:
-            try:
-                async with pool.acquire() as conn, conn.transaction():
-                    first_time = await conn.fetchval(
-                        """
-                        INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3)
-                        ON CONFLICT DO NOTHING RETURNING true
-                        """,
-                        self.service,
-                        envelope.event_id,
-                        envelope.event_type,
-                    )
-                    if not first_time:
-                        EVENTS_CONSUMED.labels(self.service, envelope.event_type, "duplicate").inc()
-                        return
-                    await handler(conn, event, envelope)
-                EVENTS_CONSUMED.labels(self.service, envelope.event_type, "applied").inc()
-                return
-            except TRANSIENT_ERRORS as exc:
-                EVENTS_CONSUMED.labels(self.service, envelope.event_type, "retried").inc()
-                log.warning(
-                    "event not applied yet, retrying",
-                    extra={"topic": raw.topic, "partition": raw.partition, "offset": raw.offset,
-                           "event_type": envelope.event_type, "error": type(exc).__name__, "backoff_s": backoff},
+        async def apply_once() -> bool:
+            async with pool.acquire() as conn, conn.transaction():
+                first_time = await conn.fetchval(
+                    """
+                    INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3)
+                    ON CONFLICT DO NOTHING RETURNING true
+                    """,
+                    self.service,
+                    envelope.event_id,
+                    envelope.event_type,
                 )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff_seconds)
-            except Exception as exc:
-                await self._dead_letter(broker, topic, message, _safe_reason(exc), envelope.event_type)
-                return
+                if first_time:
+                    await handler(conn, event, envelope)
+                return bool(first_time)
+
+        def retried(_: BaseException) -> None:
+            EVENTS_CONSUMED.labels(self.service, envelope.event_type, "retried").inc()
+
+        try:
+            applied = await retry(apply_once, transient=TRANSIENT_ERRORS, max_wait=self.max_backoff_seconds,
+                                  what=f"applying {envelope.event_type} from {raw.topic}", on_retry=retried)
+        except Exception as exc:
+            await self._dead_letter(broker, topic, message, _safe_reason(exc), envelope.event_type)
+            return
+        EVENTS_CONSUMED.labels(self.service, envelope.event_type, "applied" if applied else "duplicate").inc()
 
     async def _dead_letter(self, broker, topic: Topic, message, reason: str, event_type: str = "unknown") -> None:
         raw = message.raw_message
@@ -202,15 +203,9 @@ class Consumers:
                 "x-consumer-group": self.group,
             }
         )
-        backoff = 0.1
-        while True:  # the message is acknowledged only once the dead-letter copy is safe
-            try:
-                await broker.publish(raw.value, topic=topic.dead_letter_name, key=raw.key, headers=headers)
-                break
-            except Exception as exc:
-                log.warning("dead-letter publish failed, retrying", extra={"error": type(exc).__name__})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff_seconds)
+        # The message is acknowledged only once its dead-letter copy is safe.
+        await retry(lambda: broker.publish(raw.value, topic=topic.dead_letter_name, key=raw.key, headers=headers),
+                    max_wait=self.max_backoff_seconds, what="dead-letter publish")
         EVENTS_CONSUMED.labels(self.service, event_type, "dead_lettered").inc()
         log.error(
             "poison message sent to the dead-letter topic",

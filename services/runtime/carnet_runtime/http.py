@@ -1,17 +1,21 @@
-"""HTTP conventions every service shares: the error body of API.md, request metrics."""
+"""HTTP conventions every service shares: the error body of API.md, its place in the OpenAPI
+document, a body size limit at the door, request metrics."""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import Histogram
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .errors import DomainError
+from .errors import VALIDATION_MESSAGE, DomainError, Refusal, RefusalStatuses
 
 log = logging.getLogger(__name__)
 
@@ -22,20 +26,50 @@ HTTP_LATENCY = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 
-_STATUS_CODES = {
+# What the framework itself answers (unknown path, wrong method...), in the error shape of API.md.
+_FRAMEWORK_ERRORS = {
     400: ("BAD_REQUEST", "La demande est mal formée."),
     401: ("AUTHENTICATION_REQUIRED", "Veuillez vous identifier pour accéder à ce service."),
     403: ("FORBIDDEN", "Vous n'avez pas accès à cette fonction."),
     404: ("NOT_FOUND", "Cette ressource n'existe pas."),
     405: ("METHOD_NOT_ALLOWED", "Cette opération n'est pas possible ici."),
     406: ("NOT_ACCEPTABLE", "Ce format de réponse n'est pas proposé."),
-    413: ("PAYLOAD_TOO_LARGE", "Le fichier envoyé est trop volumineux."),
+    413: ("PAYLOAD_TOO_LARGE", "La demande envoyée est trop volumineuse."),
     415: ("UNSUPPORTED_MEDIA_TYPE", "Ce type de contenu n'est pas accepté."),
 }
 
 
-def error_response(status: int, code: str, message: str, details: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "details": details or {}}}, status_code=status)
+class ErrorContent(BaseModel):
+    code: str = Field(description="Stable, UPPER_SNAKE: what clients branch on")
+    message: str = Field(description="A French sentence for the person at the screen or the counter")
+    details: dict[str, Any] = Field(description="Facts a client may act on; `fields` for input errors")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer of every Carnet service."""
+
+    error: ErrorContent
+
+
+_ERROR_STATUSES = {
+    400: "Malformed request",
+    401: "Missing, expired or untrusted token",
+    403: "A valid token acting outside its scope",
+    404: "Unknown, or not visible to this caller",
+    409: "Refused by a rule in the current state",
+    413: "Body larger than the service accepts (PAYLOAD_TOO_LARGE)",
+    422: "Malformed or out-of-range input (VALIDATION_ERROR with details.fields, or a rule's code)",
+    429: "Too many attempts: wait for Retry-After",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description} for status, description in _ERROR_STATUSES.items()
+}
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, "details": details or {}}},
+                        status_code=status, headers=headers)
 
 
 def _field_path(loc: tuple) -> str:
@@ -43,30 +77,101 @@ def _field_path(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(DomainError)
-    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status, headers=getattr(exc, "headers", None))
+def refusal_response(refusal: Refusal, statuses: RefusalStatuses) -> JSONResponse:
+    status = refusal.status if isinstance(refusal, DomainError) else statuses.status(refusal.code)
+    if status is None:
+        log.error("refusal code without an HTTP status in the service's table", extra={"code": refusal.code})
+        return error_response(500, "INTERNAL_ERROR", "Une erreur inattendue s'est produite : réessayez dans un instant.")
+    headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after is not None else None
+    headers = headers or getattr(refusal, "headers", None)  # redemption's Answer, until issue 18 is done
+    return JSONResponse(refusal.body(), status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI, statuses: RefusalStatuses | None = None) -> None:
+    table = statuses or RefusalStatuses()
+
+    @app.exception_handler(Refusal)
+    async def refused(_: Request, exc: Refusal) -> JSONResponse:
+        return refusal_response(exc, table)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         fields = [{"field": _field_path(tuple(e["loc"])), "problem": e["msg"], "type": e["type"]} for e in exc.errors()]
-        return error_response(
-            422,
-            "VALIDATION_ERROR",
-            "Certains champs sont manquants ou invalides : vérifiez la saisie.",
-            {"fields": fields},
-        )
+        return error_response(422, "VALIDATION_ERROR", VALIDATION_MESSAGE, {"fields": fields})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code, message = _STATUS_CODES.get(exc.status_code, ("HTTP_ERROR", "La demande n'a pas pu aboutir."))
-        return error_response(exc.status_code, code, message)
+        code, message = _FRAMEWORK_ERRORS.get(exc.status_code, ("HTTP_ERROR", "La demande n'a pas pu aboutir."))
+        return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", extra={"error": type(exc).__name__})
         return error_response(500, "INTERNAL_ERROR", "Une erreur inattendue s'est produite : réessayez dans un instant.")
+
+
+# --- limits at the door ------------------------------------------------------------------------------
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """`/v1/schools/{school_id}/roster` -> a regex matching that route's paths."""
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile("^" + "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "$")
+
+
+class BodySizeLimit:
+    """Pure ASGI middleware: a body larger than the route accepts is answered 413 PAYLOAD_TOO_LARGE
+    before it is read (declared Content-Length), or as soon as it streams past the limit (chunked),
+    and before authentication, so that an anonymous client cannot make the service parse megabytes."""
+
+    def __init__(self, app, default_limit: int, limits: list[tuple[str, int]] | None = None):
+        self.app = app
+        self.default_limit = default_limit
+        self.limits = [(_template_pattern(t), n) for t, n in (limits or [])]
+
+    def limit_for(self, path: str) -> int:
+        for pattern, limit in self.limits:
+            if pattern.match(path):
+                return limit
+        return self.default_limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None:
+            try:
+                too_large = int(declared) > limit
+            except ValueError:
+                await _send_error(send, 400, *_FRAMEWORK_ERRORS[400])
+                return
+            if too_large:
+                await _send_error(send, 413, *_FRAMEWORK_ERRORS[413], {"max_bytes": limit})
+                return
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # FastAPI turns errors while reading a body into 400, except HTTPException.
+                    raise StarletteHTTPException(413)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+async def _send_error(send, status: int, code: str, message: str, details: dict | None = None) -> None:
+    response = error_response(status, code, message, details, headers={"Connection": "close"})
+    await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+# --- metrics ------------------------------------------------------------------------------------------
 
 
 class RequestMetrics:

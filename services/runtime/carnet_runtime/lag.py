@@ -1,20 +1,19 @@
 """Consumer lag as Prometheus sees it: for each partition this replica is assigned, the broker's
 end offset minus the group's committed offset, read from the subscribers' own Kafka consumers.
 
-Committed, not fetched, offsets: an event counts as done only once its transaction committed
-(AckPolicy.ACK), and that is also what KEDA's Kafka scaler measures, so the dashboard and the
+Committed, not fetched, offsets: an event counts as done only once its transaction committed and
+the runtime's offset committer committed it (consumers.py: AckPolicy.MANUAL, commits in batches
+after the handlers' transactions), and that is also what KEDA's Kafka scaler measures, so the dashboard and the
 autoscaler agree. Partitions a rebalance moved to another replica stop being reported here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import Any
 
 from prometheus_client import Gauge
 
-log = logging.getLogger(__name__)
+from .retry import periodically
 
 CONSUMER_LAG = Gauge(
     "carnet_consumer_lag",
@@ -31,14 +30,8 @@ class ConsumerLagMonitor:
         self._reported: set[tuple[str, int]] = set()
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.measure_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # broker away or rebalancing: the next tick measures again
-                log.debug("consumer lag not measured", extra={"error": type(exc).__name__})
-            await asyncio.sleep(self.interval_seconds)
+        # a failed measure (broker away, rebalancing) is logged; the next tick measures again
+        await periodically(self.interval_seconds, self.measure_once, what="consumer lag measure")
 
     async def measure_once(self) -> dict[tuple[str, int], int]:
         lags: dict[tuple[str, int], int] = {}

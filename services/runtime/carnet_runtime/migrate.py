@@ -38,9 +38,17 @@ def migrations_folder(module: ModuleType) -> Path:
     return Path(folder)
 
 
+def database_settings(full: type[ServiceSettings]) -> ServiceSettings:
+    """The service's settings as far as its database goes: migrating needs no key or secret."""
+    only_database = type(f"{full.__name__}Database", (ServiceSettings,), {
+        "model_config": full.model_config, "service_name": full.service_name, "__module__": __name__,
+    })
+    return only_database()
+
+
 async def migrate_service(service: str, module_name: str | None = None) -> list[str]:
     module = importlib.import_module(module_name or f"{service}.app")
-    settings = settings_class(module, service)()
+    settings = database_settings(settings_class(module, service))
     return await db.migrate(settings.dsn, migrations_folder(module), service=service)
 
 

@@ -22,6 +22,8 @@ from prometheus_client import Counter, Gauge
 
 from carnet_contracts.envelope import Envelope, Event
 
+from .retry import retry
+
 log = logging.getLogger(__name__)
 
 OUTBOX_PENDING = Gauge("carnet_outbox_pending_events", "Events written to the outbox and not yet confirmed by Kafka", ["service"])
@@ -101,32 +103,29 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay until cancelled, riding out broker and database outages with backoff."""
-        backoff = 0.1
+
+        def failed(_: BaseException) -> None:
+            OUTBOX_FAILURES.labels(self.service).inc()
+
         while True:
+            await retry(self._relay_if_leader, max_wait=self.max_backoff_seconds, what="outbox relay", on_retry=failed)
+
+    async def _relay_if_leader(self) -> None:
+        conn = await self.pool.acquire()
+        try:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK_KEY):
+                await asyncio.sleep(1.0)  # another replica relays this database
+                return
+            await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
             try:
-                conn = await self.pool.acquire()
-                try:
-                    if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK_KEY):
-                        await asyncio.sleep(1.0)  # another replica relays this database
-                        continue
-                    await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
-                    try:
-                        await self._relay_while_leader(conn)
-                    finally:
-                        with suppress(Exception):
-                            await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
-                            await conn.execute("SELECT pg_advisory_unlock($1)", _RELAY_LOCK_KEY)
-                finally:
-                    with suppress(Exception):
-                        await self.pool.release(conn)
-                backoff = 0.1
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # broker or database down: wait and try again
-                OUTBOX_FAILURES.labels(self.service).inc()
-                log.warning("outbox relay paused: %s", type(exc).__name__, extra={"error": str(exc)[:300], "backoff_s": backoff})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff_seconds)
+                await self._relay_while_leader(conn)
+            finally:
+                with suppress(Exception):
+                    await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+                    await conn.execute("SELECT pg_advisory_unlock($1)", _RELAY_LOCK_KEY)
+        finally:
+            with suppress(Exception):
+                await self.pool.release(conn)
 
     def _on_notify(self, *_: Any) -> None:
         self._wakeup.set()

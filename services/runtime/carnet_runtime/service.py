@@ -1,8 +1,8 @@
 """The composition every service shares: settings, pool, migrations, Kafka broker with its
 middlewares, outbox relay, idempotent consumers, FastAPI app with health and metrics.
 
-A service's app.py builds a `Service`, adds its routes and handlers, and hands `service.asgi()`
-to uvicorn (`run(service)`).
+A service's app.py (its composition root) has `create_service(settings=None) -> Service`: it builds
+the `Service`, adds its routes and handlers; its `__main__.py` is `run(create_service)`.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 import asyncpg
 import uvicorn
@@ -27,22 +28,34 @@ from faststream.specification import AsyncAPI
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from pydantic import BaseModel, Field, ValidationError
 
 from carnet_contracts.events import events_on
 from carnet_contracts.topics import ALL_TOPICS
 
 from . import db
-from .auth import TokenSigner, TokenVerifier
+from .auth import ServiceTokens, TokenVerifier
 from .consumers import Consumers
-from .http import install_error_handlers, install_request_metrics
+from .errors import RefusalStatuses
+from .http import ERROR_RESPONSES, BodySizeLimit, install_error_handlers, install_request_metrics
 from .lag import ConsumerLagMonitor
 from .outbox import Outbox, OutboxRelay
+from .retry import periodically, retry
 from .settings import ServiceSettings
 from .telemetry import setup_logging, setup_tracing
 
 log = logging.getLogger(__name__)
 
 BackgroundTask = Callable[["Service"], Awaitable[None]]
+
+
+class Liveness(BaseModel):
+    status: Literal["alive"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, Literal["up", "down"]] = Field(description="database and broker")
 
 
 def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
@@ -76,23 +89,32 @@ def create_broker(settings: ServiceSettings, **kwargs: Any) -> KafkaBroker:
 
 
 class Service:
-    def __init__(self, settings: ServiceSettings, *, title: str, description: str = "", migrations: Path | None = None):
+    def __init__(self, settings: ServiceSettings, *, title: str, description: str = "",
+                 migrations: Path | None = None, refusals: Mapping[str, int] | None = None):
         self.settings = settings
         self.name = settings.service_name
         self.migrations = migrations
         self.outbox = Outbox(self.name)
         self.consumers = Consumers(self.name, group=settings.consumer_group or self.name)
         self.broker = create_broker(settings)
+        self.refusals = RefusalStatuses(refusals)
         self._pool: asyncpg.Pool | None = None
         self._background: list[BackgroundTask] = []
         self._tasks: list[asyncio.Task] = []
+        self._body_limits: list[tuple[str, int]] = []
         self.relay: OutboxRelay | None = None
         self.broker_connected = asyncio.Event()
         self.api = FastAPI(title=title, description=description, version="1.0.0", lifespan=self._lifespan)
         self.api.state.service = self
-        self.api.state.token_verifier = TokenVerifier(settings.keys_dir)
-        install_error_handlers(self.api)
+        self.token_verifier = TokenVerifier(
+            settings.keys_dir, audience=self.name, signer_roles=settings.jwt_signer_roles,
+            refresh_seconds=settings.jwt_keys_refresh_seconds,
+        )
+        self.api.state.token_verifier = self.token_verifier
+        install_error_handlers(self.api, self.refusals)
         install_request_metrics(self.api, self.name)
+        # Outermost of ours: a body too large is refused before anything reads it.
+        self.api.add_middleware(BodySizeLimit, default_limit=settings.max_body_bytes, limits=self._body_limits)
         self.api.include_router(self._operations_router())
 
     # --- what a service's app.py uses ---------------------------------------------------
@@ -104,7 +126,12 @@ class Service:
         return self._pool
 
     def include_router(self, router: APIRouter) -> None:
-        self.api.include_router(router)
+        """Add a service's routes; each documents the error body of API.md for its refusals."""
+        self.api.include_router(router, responses=ERROR_RESPONSES)
+
+    def limit_body(self, route: str, max_bytes: int) -> None:
+        """Give one route (a path template, e.g. `/v1/schools/{school_id}/roster`) its own body limit."""
+        self._body_limits.append((route, max_bytes))
 
     def on(self, event):
         """Decorator: `@service.on(PassGranted) async def granted(conn, event, envelope)`."""
@@ -115,8 +142,23 @@ class Service:
         self._background.append(task)
         return task
 
-    def service_signer(self) -> TokenSigner:
-        return TokenSigner(self.settings.signing_key_path)
+    def every(self, seconds: float) -> Callable[[BackgroundTask], BackgroundTask]:
+        """Register `task(service)` to run once the service is up and then every `seconds`;
+        a failing run is logged and tried again at the next tick."""
+
+        def register(task: BackgroundTask) -> BackgroundTask:
+            async def periodic(service: Service) -> None:
+                await periodically(seconds, lambda: task(service), what=task.__name__)
+
+            periodic.__name__ = task.__name__
+            self._background.append(periodic)
+            return task
+
+        return register
+
+    def service_tokens(self) -> ServiceTokens:
+        """Tokens for this service's own calls to another service, signed with its own key."""
+        return ServiceTokens(self.name, self.settings.signing_key_path)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
@@ -132,6 +174,10 @@ class Service:
             exclude_spans=["receive", "send"],  # one span per request, not three
         )
         return self.api
+
+    def asyncapi_json(self) -> str:
+        """The AsyncAPI document: the topics this service owns and publishes, those it consumes."""
+        return AsyncAPI(self.broker, title=f"carnet-{self.name}", version="1.0.0").to_specification().to_json()
 
     def _document_publications(self) -> None:
         """Declare the topics this service owns, so that /asyncapi.json shows what it publishes
@@ -200,18 +246,14 @@ class Service:
             self._tasks.append(asyncio.create_task(self._keep_connecting(broker), name="broker-connect"))
 
     async def _keep_connecting(self, broker: KafkaBroker) -> None:
-        backoff = 0.5
-        while True:
-            await asyncio.sleep(backoff)
-            try:
-                with suppress(Exception):
-                    await broker.stop()
-                await broker.start()
-                self.broker_connected.set()
-                log.info("Kafka reachable, broker started")
-                return
-            except Exception:
-                backoff = min(backoff * 2, 5.0)
+        async def start() -> None:
+            with suppress(Exception):
+                await broker.stop()
+            await broker.start()
+
+        await retry(start, first_wait=0.5, max_wait=5.0, what="Kafka connection")
+        self.broker_connected.set()
+        log.info("Kafka reachable, broker started")
 
     # --- operations endpoints ------------------------------------------------------------------
 
@@ -233,10 +275,11 @@ class Service:
         router = APIRouter(tags=["operations"])
 
         @router.get("/health/live")
-        async def live() -> dict[str, str]:
-            return {"status": "alive"}
+        async def live() -> Liveness:
+            return Liveness(status="alive")
 
-        @router.get("/health/ready")
+        @router.get("/health/ready", response_model=Readiness,
+                    responses={503: {"model": Readiness, "description": "A dependency is down: `checks` says which"}})
         async def ready() -> JSONResponse:
             checks = await self.readiness()
             is_ready = all(v == "up" for v in checks.values())
@@ -245,8 +288,7 @@ class Service:
 
         @router.get("/asyncapi.json", include_in_schema=False)
         async def asyncapi() -> Response:
-            document = AsyncAPI(self.broker, title=f"carnet-{self.name}", version="1.0.0")
-            return Response(document.to_specification().to_json(), media_type="application/json")
+            return Response(self.asyncapi_json(), media_type="application/json")
 
         @router.get("/metrics", include_in_schema=False)
         async def metrics() -> Response:
@@ -255,9 +297,19 @@ class Service:
         return router
 
 
-def run(service: Service) -> None:
-    """Serve the service with uvicorn on its configured host and port."""
+def run(create_service: Callable[[], Service]) -> None:
+    """Build the service from its settings and serve it with uvicorn on its host and port.
+
+    Settings that are missing or wrong (a key without a safe default, say) stop the process here
+    with one line per problem, before anything starts."""
+    try:
+        service = create_service()
+    except ValidationError as exc:
+        for line in settings_problems(exc):
+            print(f"carnet: cannot start: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
     setup_logging(service.name, service.settings.log_level)
+    proxies = service.settings.trusted_proxies.strip()
     uvicorn.run(
         service.asgi(),
         host=service.settings.http_host,
@@ -266,4 +318,19 @@ def run(service: Service) -> None:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        # X-Forwarded-For is believed only from the configured proxies; otherwise the peer's address.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
     )
+
+
+def settings_problems(error: ValidationError) -> list[str]:
+    """What is wrong with the settings, named as the environment variables an operator sets."""
+    title = error.title
+    lines = []
+    for problem in error.errors(include_input=False):
+        name = ".".join(str(part) for part in problem["loc"])
+        variable = name.upper() if name.upper().startswith("CARNET_") else f"{title}.{name}"
+        reason = "is missing" if problem["type"] == "missing" else f"is invalid: {problem['msg']}"
+        lines.append(f"{variable} {reason}")
+    return lines

@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field
+from pydantic import AfterValidator, AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _shared(name: str) -> AliasChoices:
     """A setting every service reads under the same name (CARNET_<NAME>)."""
     return AliasChoices(f"CARNET_{name}")
+
+
+def shared_setting(name: str) -> AliasChoices:
+    """For a service's settings: a value read under one name by every service that shares it."""
+    return _shared(name)
+
+
+def _long_enough(value: SecretStr) -> SecretStr:
+    if len(value.get_secret_value()) < 32:
+        raise ValueError("a key must be at least 32 characters long (e.g. `openssl rand -hex 32`)")
+    return value
+
+
+# A key with no safe default: the service refuses to start without it (the local stack generates one).
+SecretKey = Annotated[SecretStr, AfterValidator(_long_enough)]
 
 
 class ServiceSettings(BaseSettings):
@@ -41,8 +56,19 @@ class ServiceSettings(BaseSettings):
     home: Path = Field(Path(".carnet"), validation_alias=_shared("HOME"))
     # Directory of `*.pub.pem` public keys whose signatures this service trusts (gateway, affiliation, services).
     jwt_keys_dir: Path | None = Field(None, validation_alias=_shared("JWT_KEYS_DIR"))
-    # The private key this service signs its service tokens with (e.g. notification -> wallet).
+    # Which key names may sign which roles, beyond the defaults of carnet_runtime.auth (gateway:
+    # family, correspondent, admin; affiliation: affiliate; service.<name>: that service's calls).
+    jwt_signer_roles: dict[str, list[str]] | None = Field(None, validation_alias=_shared("JWT_SIGNER_ROLES"))
+    # How often the keys directory is read again: a removed key stops being trusted within this time.
+    jwt_keys_refresh_seconds: float = Field(15.0, validation_alias=_shared("JWT_KEYS_REFRESH_SECONDS"))
+    # The private key this service signs its own service tokens with: `service.<name>.pem`.
     service_signing_key: Path | None = Field(None, validation_alias=_shared("SERVICE_SIGNING_KEY"))
+    # The largest request body accepted (bytes); larger is 413 PAYLOAD_TOO_LARGE before it is read.
+    # A route that takes files (the roster) has its own, larger limit.
+    max_body_bytes: int = Field(262_144, validation_alias=_shared("MAX_BODY_BYTES"))
+    # Addresses of the reverse proxies whose X-Forwarded-For is believed (comma-separated IPs or
+    # networks). Empty: the client address is the peer's, whatever header the client sends.
+    trusted_proxies: str = Field("", validation_alias=_shared("TRUSTED_PROXIES"))
     outbox_batch_size: int = 500
     outbox_idle_poll_seconds: float = 0.5
     consumer_lag_interval_seconds: float = 15.0
@@ -68,5 +94,5 @@ class ServiceSettings(BaseSettings):
 
     @property
     def signing_key_path(self) -> Path:
-        return self.service_signing_key or (self.keys_dir / "services.pem")
+        return self.service_signing_key or (self.keys_dir / f"service.{self.service_name}.pem")
 

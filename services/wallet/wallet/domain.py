@@ -12,12 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
 from uuid import UUID
 
-from carnet_contracts.calendar import PARIS, end_of_paris_day
+from carnet_contracts.calendar import end_of_paris_day
 from carnet_contracts.display import day as format_day
 from carnet_contracts.display import euros as format_euros
+from carnet_runtime.errors import Refusal
+
 MAX_TICKETS_PER_SHEET = 7
 
 
@@ -33,16 +34,6 @@ class TicketStatus(StrEnum):
 
 # A voided ticket gives its amount back to the allowance; every other credited state holds it.
 _HOLDS_AMOUNT = frozenset({TicketStatus.CREDITED, TicketStatus.REDEEMED, TicketStatus.VOID_PENDING})
-
-
-class Refusal(Exception):
-    """A request the rules refuse; it changes nothing. `code` is stable, `message` is for a person."""
-
-    def __init__(self, code: str, message: str, details: Mapping[str, Any] | None = None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.message = message
-        self.details = dict(details or {})
 
 
 # The redemption service refuses an expired ticket from the same instant (shared rule).

@@ -1,14 +1,17 @@
-"""The wallet service's SQL, written out (asyncpg). Every function runs on the caller's connection,
-inside the caller's transaction, so a state change and its outbox events commit together."""
+"""The wallet service's SQL, written out (asyncpg): repositories that return domain objects, and the
+unit of work that builds them on one transaction's connection, so that a state change and its
+outbox events commit together."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
+
+from carnet_runtime import PostgresUnitOfWork
 
 from .domain import Affiliate, CampaignTerms, Student, Ticket, TicketStatus, Wallet
 
@@ -22,125 +25,147 @@ _TICKET_COLUMNS = """
 """
 
 
-async def insert_wallet(conn: asyncpg.Connection, wallet: Wallet) -> bool:
-    """Store a new wallet and its blank tickets; False when the application already has one."""
-    terms = wallet.terms
-    inserted = await conn.fetchval(
-        f"""
-        INSERT INTO wallets ({_WALLET_COLUMNS})
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-        ON CONFLICT (application_id) DO NOTHING
-        RETURNING true
-        """,
-        wallet.wallet_id, wallet.application_id, terms.campaign_id, terms.label, wallet.school_id,
-        wallet.owner_sub, wallet.guardian_email, wallet.student.last_name, wallet.student.first_name,
-        wallet.student.level, terms.allowance_cents, terms.tickets_per_pass, terms.ticket_min_cents,
-        terms.ticket_max_cents, terms.pass_valid_until,
-    )
-    if not inserted:
-        return False
-    await conn.executemany(
-        "INSERT INTO tickets (ticket_id, wallet_id, position) VALUES ($1, $2, $3)",
-        [(t.ticket_id, wallet.wallet_id, t.position) for t in wallet.tickets],
-    )
-    return True
+class WalletUnitOfWork(PostgresUnitOfWork):
+    def bind(self, conn: asyncpg.Connection) -> None:
+        self.wallets = WalletRepository(conn)
+        self.affiliates = AffiliateCopies(conn)
+        self.campaigns = CampaignCopies(conn)
+        self.figures = FiguresQuery(conn)
 
 
-async def load_wallet(conn: asyncpg.Connection, wallet_id: UUID, *, for_update: bool = False) -> Wallet | None:
-    """The wallet with its tickets. `for_update` locks the wallet row until the transaction ends:
-    every change of a wallet takes this lock first, so two credits of one wallet run one after the
-    other and the second sees the first's amount."""
-    lock = "FOR UPDATE" if for_update else ""
-    row = await conn.fetchrow(f"SELECT {_WALLET_COLUMNS} FROM wallets WHERE wallet_id = $1 {lock}", wallet_id)
-    if row is None:
-        return None
-    tickets = await conn.fetch(
-        f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE wallet_id = $1 ORDER BY position", wallet_id
-    )
-    return _wallet(row, tickets)
+class WalletRepository:
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn = conn
 
+    async def add(self, wallet: Wallet) -> bool:
+        """Store a new wallet and its blank tickets; False when the application already has one."""
+        terms = wallet.terms
+        inserted = await self.conn.fetchval(
+            f"""
+            INSERT INTO wallets ({_WALLET_COLUMNS})
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+            ON CONFLICT (application_id) DO NOTHING
+            RETURNING true
+            """,
+            wallet.wallet_id, wallet.application_id, terms.campaign_id, terms.label, wallet.school_id,
+            wallet.owner_sub, wallet.guardian_email, wallet.student.last_name, wallet.student.first_name,
+            wallet.student.level, terms.allowance_cents, terms.tickets_per_pass, terms.ticket_min_cents,
+            terms.ticket_max_cents, terms.pass_valid_until,
+        )
+        if not inserted:
+            return False
+        await self.conn.executemany(
+            "INSERT INTO tickets (ticket_id, wallet_id, position) VALUES ($1, $2, $3)",
+            [(t.ticket_id, wallet.wallet_id, t.position) for t in wallet.tickets],
+        )
+        return True
 
-async def wallet_id_of_application(conn: asyncpg.Connection, application_id: str) -> UUID | None:
-    return await conn.fetchval("SELECT wallet_id FROM wallets WHERE application_id = $1", application_id)
+    async def get(self, wallet_id: UUID, *, for_update: bool = False) -> Wallet | None:
+        """The wallet with its tickets. `for_update` locks the wallet row until the transaction ends:
+        every change of a wallet takes this lock first, so two credits of one wallet run one after the
+        other and the second sees the first's amount."""
+        lock = "FOR UPDATE" if for_update else ""
+        row = await self.conn.fetchrow(f"SELECT {_WALLET_COLUMNS} FROM wallets WHERE wallet_id = $1 {lock}", wallet_id)
+        if row is None:
+            return None
+        tickets = await self.conn.fetch(
+            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE wallet_id = $1 ORDER BY position", wallet_id
+        )
+        return _wallet(row, tickets)
 
+    async def id_of_application(self, application_id: str) -> UUID | None:
+        return await self.conn.fetchval("SELECT wallet_id FROM wallets WHERE application_id = $1", application_id)
 
-async def save_ticket(conn: asyncpg.Connection, ticket: Ticket) -> None:
-    await conn.execute(
-        """
-        UPDATE tickets
-        SET status = $2, amount_cents = $3, code = $4, affiliate_id = $5, credited_at = $6,
-            redeemed_at = $7, void_refusal_reason = $8, updated_at = now()
-        WHERE ticket_id = $1
-        """,
-        ticket.ticket_id, ticket.status.value, ticket.amount_cents, ticket.code, ticket.affiliate_id,
-        ticket.credited_at, ticket.redeemed_at, ticket.void_refusal_reason,
-    )
+    async def save_ticket(self, ticket: Ticket) -> None:
+        await self.conn.execute(
+            """
+            UPDATE tickets
+            SET status = $2, amount_cents = $3, code = $4, affiliate_id = $5, credited_at = $6,
+                redeemed_at = $7, void_refusal_reason = $8, updated_at = now()
+            WHERE ticket_id = $1
+            """,
+            ticket.ticket_id, ticket.status.value, ticket.amount_cents, ticket.code, ticket.affiliate_id,
+            ticket.credited_at, ticket.redeemed_at, ticket.void_refusal_reason,
+        )
 
 
 # -- the copies kept from other services' events -------------------------------------------------
 
 
-async def affiliates(conn: asyncpg.Connection, affiliate_ids: Iterable[str]) -> dict[str, Affiliate]:
-    rows = await conn.fetch(
-        "SELECT affiliate_id, name, active FROM affiliates WHERE affiliate_id = ANY($1::text[])",
-        list({a for a in affiliate_ids if a}),
-    )
-    return {r["affiliate_id"]: Affiliate(r["affiliate_id"], r["name"], r["active"]) for r in rows}
+class AffiliateCopies:
+    """The wallet's copy of affiliates, from the affiliation service's events."""
+
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn = conn
+
+    async def of(self, affiliate_ids: Iterable[str | None]) -> dict[str, Affiliate]:
+        rows = await self.conn.fetch(
+            "SELECT affiliate_id, name, active FROM affiliates WHERE affiliate_id = ANY($1::text[])",
+            list({a for a in affiliate_ids if a}),
+        )
+        return {r["affiliate_id"]: Affiliate(r["affiliate_id"], r["name"], r["active"]) for r in rows}
+
+    async def activated(self, affiliate_id: str, name: str) -> None:
+        await self.conn.execute(
+            """
+            INSERT INTO affiliates (affiliate_id, name, active) VALUES ($1, $2, true)
+            ON CONFLICT (affiliate_id) DO UPDATE SET name = EXCLUDED.name, active = true, updated_at = now()
+            """,
+            affiliate_id, name,
+        )
+
+    async def suspended(self, affiliate_id: str) -> None:
+        # A suspension of an affiliate never seen active still has to be remembered, nameless.
+        await self.conn.execute(
+            """
+            INSERT INTO affiliates (affiliate_id, name, active) VALUES ($1, '', false)
+            ON CONFLICT (affiliate_id) DO UPDATE SET active = false, updated_at = now()
+            """,
+            affiliate_id,
+        )
 
 
-async def affiliate_activated(conn: asyncpg.Connection, affiliate_id: str, name: str) -> None:
-    await conn.execute(
-        """
-        INSERT INTO affiliates (affiliate_id, name, active) VALUES ($1, $2, true)
-        ON CONFLICT (affiliate_id) DO UPDATE SET name = EXCLUDED.name, active = true, updated_at = now()
-        """,
-        affiliate_id, name,
-    )
+@dataclass(frozen=True)
+class PublishedTerms:
+    """A campaign's latest published terms, which win over those a PassGranted carried."""
+
+    label: str
+    pass_valid_until: date
+    ticket_min_cents: int
+    ticket_max_cents: int
 
 
-async def affiliate_suspended(conn: asyncpg.Connection, affiliate_id: str) -> None:
-    # A suspension of an affiliate never seen active still has to be remembered, nameless.
-    await conn.execute(
-        """
-        INSERT INTO affiliates (affiliate_id, name, active) VALUES ($1, '', false)
-        ON CONFLICT (affiliate_id) DO UPDATE SET active = false, updated_at = now()
-        """,
-        affiliate_id,
-    )
+class CampaignCopies:
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn = conn
 
+    async def published(self, campaign_id: str, terms: PublishedTerms) -> None:
+        """Keep the campaign and carry its label, validity end and ticket bounds to its wallets."""
+        await self.conn.execute(
+            """
+            INSERT INTO campaigns (campaign_id, label, pass_valid_until, ticket_min_cents, ticket_max_cents)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (campaign_id) DO UPDATE
+            SET label = EXCLUDED.label, pass_valid_until = EXCLUDED.pass_valid_until,
+                ticket_min_cents = EXCLUDED.ticket_min_cents, ticket_max_cents = EXCLUDED.ticket_max_cents,
+                updated_at = now()
+            """,
+            campaign_id, terms.label, terms.pass_valid_until, terms.ticket_min_cents, terms.ticket_max_cents,
+        )
+        await self.conn.execute(
+            """
+            UPDATE wallets SET campaign_label = $2, valid_until = $3, ticket_min_cents = $4, ticket_max_cents = $5
+            WHERE campaign_id = $1
+            """,
+            campaign_id, terms.label, terms.pass_valid_until, terms.ticket_min_cents, terms.ticket_max_cents,
+        )
 
-async def campaign_published(
-    conn: asyncpg.Connection, *, campaign_id: str, label: str, pass_valid_until: date,
-    ticket_min_cents: int, ticket_max_cents: int,
-) -> None:
-    """Keep the campaign and carry its label, validity end and ticket bounds to its wallets."""
-    await conn.execute(
-        """
-        INSERT INTO campaigns (campaign_id, label, pass_valid_until, ticket_min_cents, ticket_max_cents)
-        VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT (campaign_id) DO UPDATE
-        SET label = EXCLUDED.label, pass_valid_until = EXCLUDED.pass_valid_until,
-            ticket_min_cents = EXCLUDED.ticket_min_cents, ticket_max_cents = EXCLUDED.ticket_max_cents,
-            updated_at = now()
-        """,
-        campaign_id, label, pass_valid_until, ticket_min_cents, ticket_max_cents,
-    )
-    await conn.execute(
-        """
-        UPDATE wallets SET campaign_label = $2, valid_until = $3, ticket_min_cents = $4, ticket_max_cents = $5
-        WHERE campaign_id = $1
-        """,
-        campaign_id, label, pass_valid_until, ticket_min_cents, ticket_max_cents,
-    )
-
-
-async def campaign_terms(conn: asyncpg.Connection, campaign_id: str) -> dict[str, Any] | None:
-    """The latest published terms of a campaign, which win over those a PassGranted carried."""
-    row = await conn.fetchrow(
-        "SELECT label, pass_valid_until, ticket_min_cents, ticket_max_cents FROM campaigns WHERE campaign_id = $1",
-        campaign_id,
-    )
-    return dict(row) if row else None
+    async def terms(self, campaign_id: str) -> PublishedTerms | None:
+        row = await self.conn.fetchrow(
+            "SELECT label, pass_valid_until, ticket_min_cents, ticket_max_cents FROM campaigns WHERE campaign_id = $1",
+            campaign_id,
+        )
+        return PublishedTerms(**dict(row)) if row else None
 
 
 # -- figures -----------------------------------------------------------------------------------------
@@ -153,7 +178,25 @@ _SHOWN_STATUS = """
 """
 
 
-async def figures(conn: asyncpg.Connection, campaign_id: str | None, now: datetime) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CampaignFigures:
+    wallets: int
+    allowance_cents: int
+    wallets_with_redeemed_ticket: int
+    credited_cents: int
+    tickets_by_status: dict[str, int]
+    amount_rows: list[tuple[int, str, int]]  # (amount, shown status, count)
+
+
+class FiguresQuery:
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn = conn
+
+    async def of_campaign(self, campaign_id: str | None, now: datetime) -> CampaignFigures:
+        return await _figures(self.conn, campaign_id, now)
+
+
+async def _figures(conn: asyncpg.Connection, campaign_id: str | None, now: datetime) -> CampaignFigures:
     scope = "($1::text IS NULL OR w.campaign_id = $1)"
     totals = await conn.fetchrow(
         f"""
@@ -187,14 +230,14 @@ async def figures(conn: asyncpg.Connection, campaign_id: str | None, now: dateti
         """,
         campaign_id, now,
     )
-    return {
-        "wallets": totals["wallets"],
-        "allowance_cents": totals["allowance"],
-        "wallets_with_redeemed_ticket": totals["used"],
-        "credited_cents": credited,
-        "tickets_by_status": {r["shown"]: r["n"] for r in by_status},
-        "amount_rows": [(r["amount_cents"], r["shown"], r["n"]) for r in by_amount],
-    }
+    return CampaignFigures(
+        wallets=totals["wallets"],
+        allowance_cents=totals["allowance"],
+        wallets_with_redeemed_ticket=totals["used"],
+        credited_cents=credited,
+        tickets_by_status={r["shown"]: r["n"] for r in by_status},
+        amount_rows=[(r["amount_cents"], r["shown"], r["n"]) for r in by_amount],
+    )
 
 
 def _wallet(row: asyncpg.Record, tickets: list[asyncpg.Record]) -> Wallet:

@@ -1,4 +1,4 @@
-"""The affiliate's account: one-time tokens, password rules, hashing, the login throttle."""
+"""The affiliate's account: one-time links (activation, password reset), password rules, hashing."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from enum import StrEnum
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from .errors import Refusal, field_problems
+from carnet_runtime import Refusal, field_errors
+
+from .keyed_hash import KeyedHash
 
 
 class TokenPurpose(StrEnum):
@@ -20,9 +22,14 @@ class TokenPurpose(StrEnum):
     PASSWORD_RESET = "password_reset"
 
 
-def hash_secret(secret: str) -> str:
-    """How a one-time token is stored: it has 256 random bits, so a plain SHA-256 cannot be reversed."""
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+def token_hashes(token: str, keyed: KeyedHash) -> list[str]:
+    """The digests a presented token may be stored under: keyed, or (a link e-mailed before keyed
+    hashing, live at most a week after migration 0002) its plain SHA-256."""
+    return [keyed.of("token", token), _unkeyed(token)]
+
+
+def _unkeyed(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -36,15 +43,16 @@ class IssuedToken:
 
 @dataclass(frozen=True)
 class StoredToken:
+    affiliate_id: str
     purpose: TokenPurpose
     token_hash: str
     expires_at: datetime
     used_at: datetime | None = None
 
 
-def issue_token(now: datetime, ttl: timedelta) -> IssuedToken:
+def issue_token(now: datetime, ttl: timedelta, keyed: KeyedHash) -> IssuedToken:
     clear = secrets.token_urlsafe(32)
-    return IssuedToken(clear=clear, token_hash=hash_secret(clear), expires_at=now + ttl)
+    return IssuedToken(clear=clear, token_hash=keyed.of("token", clear), expires_at=now + ttl)
 
 
 _TOKEN_INVALID = {
@@ -69,13 +77,17 @@ _TOKEN_EXPIRED = {
 }
 
 
-def redeem_token(stored: StoredToken | None, presented: str, now: datetime, purpose: TokenPurpose) -> StoredToken:
+def _matches(stored: StoredToken, presented: str, keyed: KeyedHash) -> bool:
+    if stored.token_hash.startswith(KeyedHash.PREFIX):
+        return keyed.matches(stored.token_hash, "token", presented)
+    return hmac.compare_digest(stored.token_hash, _unkeyed(presented))
+
+
+def redeem_token(
+    stored: StoredToken | None, presented: str, now: datetime, purpose: TokenPurpose, keyed: KeyedHash
+) -> StoredToken:
     """The token marked used, or a refusal: unknown, already used, or expired."""
-    if (
-        stored is None
-        or stored.purpose is not purpose
-        or not hmac.compare_digest(stored.token_hash, hash_secret(presented))
-    ):
+    if stored is None or stored.purpose is not purpose or not _matches(stored, presented, keyed):
         raise Refusal(*_TOKEN_INVALID[purpose], {"token": "invalid"})
     if stored.used_at is not None:
         raise Refusal(*_TOKEN_INVALID[purpose], {"token": "already_used"})
@@ -124,7 +136,7 @@ def check_password_strength(password: str, login: str) -> None:
             f"Le mot de passe est trop faible : au moins {PASSWORD_MIN_LENGTH} caractères, "
             "dont trois sortes parmi minuscules, majuscules, chiffres et symboles, "
             "sans votre identifiant ni un mot courant.",
-            field_problems({"password": ", ".join(problems)}) | {"problems": problems},
+            field_errors({"password": ", ".join(problems)}) | {"problems": problems},
         )
 
 
@@ -147,48 +159,3 @@ class PasswordHashing:
 
     def needs_rehash(self, password_hash: str) -> bool:
         return self._hasher.check_needs_rehash(password_hash)
-
-
-@dataclass(frozen=True)
-class LoginPolicy:
-    """Failures are answered more slowly, then the account locks for a while."""
-
-    lock_after_failures: int = 5
-    lock_duration: timedelta = timedelta(minutes=15)
-    slow_after_failures: int = 2
-    max_delay_seconds: float = 2.0
-
-
-@dataclass(frozen=True)
-class LoginThrottle:
-    failed_attempts: int = 0
-    locked_until: datetime | None = None
-
-    def check_not_locked(self, now: datetime) -> None:
-        if self.locked_until is not None and now < self.locked_until:
-            retry_after = max(1, int((self.locked_until - now).total_seconds() + 0.999))
-            raise Refusal(
-                "ACCOUNT_LOCKED",
-                "Trop d'essais de connexion infructueux : le compte est bloqué pour quelques minutes. "
-                "Réessayez plus tard ou réinitialisez votre mot de passe.",
-                {"retry_after_seconds": retry_after},
-            )
-
-    def after_failure(self, now: datetime, policy: LoginPolicy) -> LoginThrottle:
-        failures = 1 if self._lock_expired(now) else self.failed_attempts + 1
-        if failures >= policy.lock_after_failures:
-            return LoginThrottle(failed_attempts=failures, locked_until=now + policy.lock_duration)
-        return LoginThrottle(failed_attempts=failures, locked_until=None)
-
-    def after_success(self) -> LoginThrottle:
-        return LoginThrottle()
-
-    def failure_delay_seconds(self, policy: LoginPolicy) -> float:
-        """How long to hold back the answer to a failed attempt: doubles with each failure."""
-        extra = self.failed_attempts - policy.slow_after_failures
-        if extra <= 0:
-            return 0.0
-        return min(policy.max_delay_seconds, 0.25 * 2 ** (extra - 1))
-
-    def _lock_expired(self, now: datetime) -> bool:
-        return self.locked_until is not None and now >= self.locked_until

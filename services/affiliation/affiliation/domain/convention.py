@@ -2,18 +2,26 @@
 
 Four steps, in that order. Each accepted step yields an audit record (time, account, client
 address, document hash). Signing is what makes the organisation active.
+
+The one-time code is kept as a keyed hash (`KeyedHash`). Within an hour (`OtpPolicy.issue_window`,
+from the first code) at most `max_issues` codes are sent and at most `max_attempts` wrong codes are
+tried, whatever the number of codes: a new code never gives more tries. Past either limit, a new
+code is refused until the window ends (OTP_LIMIT_REACHED, with the wait).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from .errors import Refusal
+from carnet_runtime import Refusal
+
+from .keyed_hash import KeyedHash
 
 
 @dataclass(frozen=True)
@@ -43,10 +51,13 @@ _NEXT_ACTION = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OtpPolicy:
+    keyed: KeyedHash  # the key codes are kept under
     ttl: timedelta = timedelta(minutes=10)
-    max_attempts: int = 5
+    max_attempts: int = 5  # wrong codes tried within the window, whatever the number of codes
+    max_issues: int = 5  # codes sent within the window
+    issue_window: timedelta = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,8 @@ class ConventionProgress:
     otp_hash: str | None = None
     otp_expires_at: datetime | None = None
     otp_failed_attempts: int = 0
+    otp_issues: int = 0
+    otp_window_started_at: datetime | None = None
 
     @property
     def next_action(self) -> str | None:
@@ -139,24 +152,41 @@ def accept(
     return new, _record(ctx, "accept", progress.version, progress.sha256)
 
 
-def _otp_hash(affiliate_id: str, otp: str) -> str:
-    return hashlib.sha256(f"{affiliate_id}:{otp}".encode()).hexdigest()
+def _window_open(progress: ConventionProgress, at: datetime, policy: OtpPolicy) -> bool:
+    started = progress.otp_window_started_at
+    return started is not None and at < started + policy.issue_window
 
 
 def issue_otp(
     progress: ConventionProgress, document: ConventionDocument, ctx: StepContext, policy: OtpPolicy
 ) -> tuple[ConventionProgress, AuditRecord, str]:
-    """A new 6-digit code, replacing any earlier one. The clear code is returned to be sealed, never stored."""
+    """A new 6-digit code, replacing any earlier one, within the window's limits. The clear code is
+    returned to be sealed, never stored; the wrong tries already made still count."""
     if progress.step not in (ConventionStep.ACCEPTED, ConventionStep.OTP_ISSUED):
         raise _out_of_order(progress, "otp")
     _require_current(progress, document)
+    if _window_open(progress, ctx.at, policy):
+        issues, failures, started = progress.otp_issues, progress.otp_failed_attempts, progress.otp_window_started_at
+    else:
+        issues, failures, started = 0, 0, ctx.at
+    if issues >= policy.max_issues or failures >= policy.max_attempts:
+        wait = max(1, math.ceil((started + policy.issue_window - ctx.at).total_seconds()))
+        raise Refusal(
+            "OTP_LIMIT_REACHED",
+            f"Trop de codes demandés ou d'essais : vous pourrez demander un nouveau code dans "
+            f"{math.ceil(wait / 60)} minute(s).",
+            {"retry_after_seconds": wait, "codes_sent": issues, "wrong_attempts": failures},
+            retry_after=wait,
+        )
     otp = f"{secrets.randbelow(10**6):06d}"
     new = replace(
         progress,
         step=ConventionStep.OTP_ISSUED,
-        otp_hash=_otp_hash(ctx.affiliate_id, otp),
+        otp_hash=policy.keyed.of("otp", ctx.affiliate_id, otp),
         otp_expires_at=ctx.at + policy.ttl,
-        otp_failed_attempts=0,
+        otp_failed_attempts=failures,
+        otp_issues=issues + 1,
+        otp_window_started_at=started,
     )
     return new, _record(ctx, "otp", progress.version, progress.sha256), otp
 
@@ -165,7 +195,8 @@ def sign(
     progress: ConventionProgress, document: ConventionDocument, otp: str, ctx: StepContext, policy: OtpPolicy
 ) -> tuple[ConventionProgress, AuditRecord | None, Refusal | None]:
     """Sign with the code. A wrong code is refused but counted (the count must be kept), hence the
-    returned progress alongside the refusal instead of a raise; after too many, the code is burnt."""
+    returned progress alongside the refusal instead of a raise; after too many, the code is burnt
+    and no new one is sent before the window ends."""
     if progress.step is not ConventionStep.OTP_ISSUED:
         raise _out_of_order(progress, "sign")
     _require_current(progress, document)
@@ -175,7 +206,7 @@ def sign(
             "Le code reçu par courriel a expiré. Demandez un nouveau code.",
             {"otp": "expired"},
         )
-    if not hmac.compare_digest(progress.otp_hash, _otp_hash(ctx.affiliate_id, otp.strip())):
+    if not policy.keyed.matches(progress.otp_hash, "otp", ctx.affiliate_id, otp.strip()):
         failures = progress.otp_failed_attempts + 1
         attempts_left = max(0, policy.max_attempts - failures)
         burnt = attempts_left == 0
@@ -186,10 +217,10 @@ def sign(
             otp_expires_at=None if burnt else progress.otp_expires_at,
         )
         message = (
-            "Le code saisi n'est pas le bon. Trop d'essais : demandez un nouveau code."
+            "Le code saisi n'est pas le bon. Trop d'essais : demandez un nouveau code d'ici une heure."
             if burnt
             else "Le code saisi n'est pas le bon. Vérifiez le code reçu par courriel."
         )
         return new, None, Refusal("OTP_INVALID", message, {"otp": "invalid", "attempts_left": attempts_left})
-    new = replace(progress, step=ConventionStep.SIGNED, otp_hash=None, otp_expires_at=None, otp_failed_attempts=0)
+    new = replace(progress, step=ConventionStep.SIGNED, otp_hash=None, otp_expires_at=None)
     return new, _record(ctx, "sign", progress.version, progress.sha256), None

@@ -1,10 +1,12 @@
-"""The affiliated organisation (Affiliate): identity, bank account, status."""
+"""The affiliated organisation (Affiliate): identity, bank account, login, status."""
 
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 
 from schwifty import IBAN
@@ -12,7 +14,9 @@ from schwifty.exceptions import SchwiftyException
 from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.fr import siret as stdnum_siret
 
-from .errors import Refusal, field_problems
+from carnet_runtime import Refusal, field_errors, invalid_fields
+
+from .convention import ConventionProgress
 
 
 class Activity(StrEnum):
@@ -45,7 +49,7 @@ def check_siret(text: str) -> str:
         raise Refusal(
             "INVALID_SIRET",
             "Le numéro SIRET de l'organisme n'est pas valide : vérifiez les 14 chiffres.",
-            field_problems({"siret": "invalid"}),
+            field_errors({"siret": "invalid"}),
         ) from None
 
 
@@ -57,7 +61,7 @@ def check_iban(text: str) -> str:
         raise Refusal(
             "INVALID_IBAN",
             "L'IBAN de l'organisme n'est pas valide : vérifiez le relevé d'identité bancaire.",
-            field_problems({"iban": "invalid"}),
+            field_errors({"iban": "invalid"}),
         ) from None
 
 
@@ -116,11 +120,7 @@ def register_organisation(
     if not address.line.strip():
         problems["address.line"] = "required"
     if problems:
-        raise Refusal(
-            "VALIDATION_ERROR",
-            "Certaines informations de l'organisme sont manquantes ou incorrectes.",
-            field_problems(problems),
-        )
+        raise invalid_fields(problems)
     return Organisation(
         name=" ".join(name.split()),
         siret=compact_siret,
@@ -137,13 +137,78 @@ def _slug(text: str, limit: int = 20) -> str:
     return slug[:limit].rstrip("-") or "affilie"
 
 
-def login_candidates(name: str, siret: str) -> list[str]:
-    """Logins to try in order: short and readable first, then one unique by construction.
+# Characters no one confuses when reading a login aloud or copying it from a letter: no 0/o, 1/l/i.
+LOGIN_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+LOGIN_RANDOM_LENGTH = 5  # 31^5: about 28 million logins per name, so a login cannot be guessed from the name
 
-    The SIRET is unique per organisation, so the last candidate never collides.
-    """
-    slug = _slug(name)
-    return [f"{slug}-{siret[-5:]}", f"{slug}-{siret}"]
+
+def new_login(name: str) -> str:
+    """A login that reads like the organisation's name and ends with a random part:
+    `theatre-des-sources-k7m4p`. (Logins made before were the name and the end of the SIRET: they
+    stay valid.)"""
+    suffix = "".join(secrets.choice(LOGIN_ALPHABET) for _ in range(LOGIN_RANDOM_LENGTH))
+    return f"{_slug(name)}-{suffix}"
+
+
+def duplicate_siret() -> Refusal:
+    return Refusal(
+        "DUPLICATE_SIRET",
+        "Un organisme affilié porte déjà ce numéro SIRET.",
+        field_errors({"siret": "already affiliated"}),
+    )
+
+
+def affiliate_not_found() -> Refusal:
+    return Refusal("AFFILIATE_NOT_FOUND", "Cet organisme affilié n'existe pas.")
+
+
+@dataclass(frozen=True)
+class Affiliate:
+    """An affiliated organisation with its account and its progress through the convention."""
+
+    affiliate_id: str
+    organisation: Organisation
+    bic: str | None
+    login: str
+    created_at: datetime
+    status: AffiliateStatus = AffiliateStatus.INVITED
+    password_hash: str | None = None
+    account_activated_at: datetime | None = None
+    convention: ConventionProgress = field(default_factory=ConventionProgress)
+    signed_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return self.organisation.name
+
+    @property
+    def contact_email(self) -> str:
+        return self.organisation.contact_email
+
+    def with_password(self, password_hash: str, now: datetime, *, activating: bool) -> Affiliate:
+        """A new password; the first one (from the activation link) opens the convention's steps."""
+        if not activating:
+            return replace(self, password_hash=password_hash)
+        return replace(
+            self,
+            password_hash=password_hash,
+            account_activated_at=self.account_activated_at or now,
+            status=AffiliateStatus.CONVENTION_PENDING if self.status is AffiliateStatus.INVITED else self.status,
+        )
+
+    def reinvitable(self) -> None:
+        """A new activation link is for an account never activated."""
+        if self.status is not AffiliateStatus.INVITED:
+            raise Refusal(
+                "AFFILIATE_ALREADY_ACTIVATED",
+                "Le compte de cet organisme est déjà activé : utilisez la réinitialisation du mot de passe.",
+                {"status": self.status.value},
+            )
+
+    def signed(self, progress: ConventionProgress, at: datetime) -> Affiliate:
+        """The convention signed: an organisation waiting for it becomes active (a suspended one stays so)."""
+        status = AffiliateStatus.ACTIVE if self.status is AffiliateStatus.CONVENTION_PENDING else self.status
+        return replace(self, convention=progress, status=status, signed_at=at)
 
 
 def suspend(status: AffiliateStatus) -> AffiliateStatus:

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from .errors import Refusal
+from carnet_runtime import Refusal, field_errors
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -31,6 +31,29 @@ class StatementLine:
     amount_cents: int
     redeemed_at: datetime
     status: LineStatus
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """This service's copy of a campaign (from CampaignPublished)."""
+
+    campaign_id: str
+    label: str
+    enrolment_opens: date
+    pass_valid_until: date
+    reimbursement_deadline: date
+    redemption_cancel_grace_minutes: int
+
+    @property
+    def terms(self) -> CampaignTerms:
+        return CampaignTerms(self.campaign_id, self.label, self.reimbursement_deadline,
+                             self.redemption_cancel_grace_minutes)
+
+
+def unknown_campaign(campaign_id: str) -> Refusal:
+    return Refusal(
+        "UNKNOWN_CAMPAIGN", "Cette campagne n'est pas connue du service d'affiliation.", {"campaign_id": campaign_id}
+    )
 
 
 @dataclass(frozen=True)
@@ -148,6 +171,85 @@ def statement_totals(lines: list[StatementLine]) -> StatementTotals:
 class BatchStatus(StrEnum):
     CREATED = "created"
     PAID = "paid"
+
+
+@dataclass(frozen=True)
+class PaidTransfer:
+    """A transfer as a stored batch keeps it: to whom (at the time), how much, under which reference."""
+
+    affiliate_id: str
+    name: str
+    iban: str
+    amount_cents: int
+    count: int
+    end_to_end_id: str
+    contact_email: str | None = None  # the organisation's contact today, when read back
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: str
+    campaign_id: str
+    status: BatchStatus
+    total_cents: int
+    count: int
+    execution_date: date
+    created_at: datetime
+    paid_at: datetime | None
+    transfers: tuple[PaidTransfer, ...]
+
+
+@dataclass(frozen=True)
+class BatchFiles:
+    sepa_xml: bytes
+    transfers_csv: str
+
+
+def batch_not_found() -> Refusal:
+    return Refusal("BATCH_NOT_FOUND", "Ce lot de remboursement n'existe pas.")
+
+
+def execution_date(requested: date | None, today: date, delay_days: int) -> date:
+    """The day the transfers are asked for: the one requested (not in the past), or in `delay_days`."""
+    if requested is None:
+        return today + timedelta(days=delay_days)
+    if requested < today:
+        raise Refusal(
+            "VALIDATION_ERROR",
+            "La date d'exécution des virements ne peut pas être dans le passé.",
+            field_errors({"execution_date": "in the past"}),
+        )
+    return requested
+
+
+def only_campaign_waiting(waiting: list[str]) -> str:
+    """A batch may leave out its campaign while only one campaign has redemptions waiting."""
+    if not waiting:
+        raise Refusal(
+            "NOTHING_TO_REIMBURSE", "Aucun ticket encaissé n'est en attente de remboursement.", {"campaign_id": None}
+        )
+    if len(waiting) > 1:
+        raise Refusal(
+            "CAMPAIGN_REQUIRED",
+            "Des tickets de plusieurs campagnes attendent leur remboursement : précisez la campagne.",
+            field_errors({"campaign_id": "required"}) | {"campaign_ids": waiting},
+        )
+    return waiting[0]
+
+
+@dataclass(frozen=True)
+class AssignedTicket:
+    """A ticket a family assigned to an organisation (from the wallet's events)."""
+
+    ticket_id: str
+    affiliate_id: str
+    wallet_id: str
+    campaign_id: str
+    code_suffix: str
+    amount_cents: int
+    valid_until: date | None
+    assigned_at: datetime
+    redeemed_at: datetime | None = None  # when it was redeemed (and the redemption not cancelled)
 
 
 def mark_paid(status: BatchStatus) -> BatchStatus:

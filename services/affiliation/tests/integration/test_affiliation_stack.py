@@ -124,7 +124,7 @@ async def test_an_invited_organisation_activates_logs_in_signs_the_convention_an
 ):
     created = await create_affiliate(http, stack, 0)
     affiliate_id = created["affiliate_id"]
-    assert created["status"] == "invited" and created["login"].endswith("-00074")
+    assert created["status"] == "invited" and re.fullmatch(r"club-[0-9a-f]{6}-[2-9a-hjkmnp-z]{5}", created["login"])
 
     same_siret = await http.post(
         "/v1/affiliates",
@@ -153,8 +153,9 @@ async def test_an_invited_organisation_activates_logs_in_signs_the_convention_an
     assert login.status_code == 200, login.text
     assert login.json()["token_type"] == "bearer"
     access_token = login.json()["access_token"]
-    principal = TokenVerifier(stack.keys_dir).verify(access_token)  # what every other service does
+    principal = TokenVerifier(stack.keys_dir, audience="redemption").verify(access_token)  # what every other service does
     assert (principal.role, principal.affiliate_id) == ("affiliate", affiliate_id)
+    # a forged X-Forwarded-For: this service trusts no proxy (CARNET_TRUSTED_PROXIES is empty)
     me = {"Authorization": f"Bearer {access_token}", "X-Forwarded-For": "203.0.113.7"}
 
     convention = (await http.get(f"/v1/affiliates/{affiliate_id}/convention", headers=me)).json()
@@ -187,7 +188,7 @@ async def test_an_invited_organisation_activates_logs_in_signs_the_convention_an
     trail = await http.get(f"/v1/affiliates/{affiliate_id}/audit-trail", headers=stack.auth("admin"))
     items = trail.json()["items"]
     assert [i["action"] for i in items] == ["read", "accept", "otp", "sign"]
-    assert all(i["document_sha256"] == convention["sha256"] and i["client_address"] == "203.0.113.7" for i in items)
+    assert all(i["document_sha256"] == convention["sha256"] and i["client_address"] == "127.0.0.1" for i in items)
     assert all(i["account"] == created["login"] for i in items)
 
     directory = await http.get("/v1/affiliates", params={"city": "antony", "activity": "sport"}, headers=stack.auth("family"))
@@ -258,7 +259,7 @@ async def test_the_same_organisation_created_twice_at_the_same_moment_is_affilia
     assert next(a for a in answers if a.status_code == 409).json()["error"]["code"] == "DUPLICATE_SIRET"
 
 
-async def test_repeated_wrong_passwords_lock_the_account_even_against_the_right_password(http, stack):
+async def test_wrong_passwords_never_lock_the_owner_out_and_a_reset_link_sets_a_new_password(http, stack):
     created = await create_affiliate(http, stack, 1)
     token = await unsealed(stack, "AffiliateInvited", created["affiliate_id"], "sealed_activation_token")
     activated = await http.post(
@@ -268,12 +269,11 @@ async def test_repeated_wrong_passwords_lock_the_account_even_against_the_right_
     for _ in range(5):
         answer = await http.post("/v1/auth/token", json={"login": created["login"], "password": "Mauvais-92-mdp"})
         assert answer.status_code == 401
-    locked = await http.post("/v1/auth/token", json={"login": created["login"], "password": STRONG})
-    assert locked.status_code == 429
-    assert locked.json()["error"]["code"] == "ACCOUNT_LOCKED"
-    assert int(locked.headers["Retry-After"]) > 0
+    # five failures (here, the owner's own typos) slow the account down but never lock it
+    login = await http.post("/v1/auth/token", json={"login": created["login"], "password": STRONG})
+    assert login.status_code == 200, login.text
 
-    # a password reset by e-mail lifts the lock; the answer does not tell whether the login exists
+    # a password reset by e-mail; the answer does not tell whether the login exists
     unknown = await http.post("/v1/auth/password-reset", json={"login": "nobody-here"})
     asked = await http.post("/v1/auth/password-reset", json={"login": created["login"]})
     assert unknown.status_code == asked.status_code == 202 and unknown.json() == asked.json()

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from carnet_runtime import Refusal
+
 from affiliation.domain.account import (
-    LoginPolicy,
-    LoginThrottle,
     PasswordHashing,
     StoredToken,
     TokenPurpose,
@@ -14,61 +14,63 @@ from affiliation.domain.account import (
     issue_token,
     redeem_token,
 )
-from affiliation.domain.errors import Refusal
+from affiliation.domain.keyed_hash import KeyedHash
 
 NOW = datetime(2026, 6, 2, 8, 0, tzinfo=UTC)
 TTL = timedelta(days=7)
+KEYED = KeyedHash("test-key-" + "0" * 32)
 
 
 def stored(issued, purpose=TokenPurpose.ACTIVATION):
-    return StoredToken(purpose=purpose, token_hash=issued.token_hash, expires_at=issued.expires_at)
+    return StoredToken(affiliate_id="aff-1", purpose=purpose, token_hash=issued.token_hash,
+                       expires_at=issued.expires_at)
 
 
 def test_an_activation_token_is_random_and_only_its_hash_is_kept():
-    first, second = issue_token(NOW, TTL), issue_token(NOW, TTL)
+    first, second = issue_token(NOW, TTL, KEYED), issue_token(NOW, TTL, KEYED)
     assert first.clear != second.clear
     assert first.clear not in first.token_hash
     assert len(first.clear) >= 40
 
 
 def test_a_fresh_activation_token_is_accepted_once_and_marked_used():
-    issued = issue_token(NOW, TTL)
-    used = redeem_token(stored(issued), issued.clear, NOW + timedelta(hours=1), TokenPurpose.ACTIVATION)
+    issued = issue_token(NOW, TTL, KEYED)
+    used = redeem_token(stored(issued), issued.clear, NOW + timedelta(hours=1), TokenPurpose.ACTIVATION, KEYED)
     assert used.used_at == NOW + timedelta(hours=1)
 
 
 def test_a_reused_activation_token_is_refused_as_invalid():
-    issued = issue_token(NOW, TTL)
-    used = redeem_token(stored(issued), issued.clear, NOW, TokenPurpose.ACTIVATION)
+    issued = issue_token(NOW, TTL, KEYED)
+    used = redeem_token(stored(issued), issued.clear, NOW, TokenPurpose.ACTIVATION, KEYED)
     with pytest.raises(Refusal) as refused:
-        redeem_token(used, issued.clear, NOW + timedelta(minutes=1), TokenPurpose.ACTIVATION)
+        redeem_token(used, issued.clear, NOW + timedelta(minutes=1), TokenPurpose.ACTIVATION, KEYED)
     assert refused.value.code == "ACTIVATION_TOKEN_INVALID"
     assert refused.value.details == {"token": "already_used"}
 
 
 def test_an_expired_activation_token_is_refused_as_expired():
-    issued = issue_token(NOW, TTL)
+    issued = issue_token(NOW, TTL, KEYED)
     with pytest.raises(Refusal) as refused:
-        redeem_token(stored(issued), issued.clear, NOW + TTL, TokenPurpose.ACTIVATION)
+        redeem_token(stored(issued), issued.clear, NOW + TTL, TokenPurpose.ACTIVATION, KEYED)
     assert refused.value.code == "ACTIVATION_TOKEN_EXPIRED"
 
 
 def test_a_wrong_or_missing_activation_token_is_refused_as_invalid():
-    issued = issue_token(NOW, TTL)
+    issued = issue_token(NOW, TTL, KEYED)
     for token_row in (stored(issued), None):
         with pytest.raises(Refusal) as refused:
-            redeem_token(token_row, "guessed-token", NOW, TokenPurpose.ACTIVATION)
+            redeem_token(token_row, "guessed-token", NOW, TokenPurpose.ACTIVATION, KEYED)
         assert refused.value.code == "ACTIVATION_TOKEN_INVALID"
 
 
 def test_a_password_reset_token_cannot_activate_an_account_and_has_its_own_codes():
-    issued = issue_token(NOW, timedelta(hours=1))
+    issued = issue_token(NOW, timedelta(hours=1), KEYED)
     reset = stored(issued, TokenPurpose.PASSWORD_RESET)
     with pytest.raises(Refusal) as refused:
-        redeem_token(reset, issued.clear, NOW, TokenPurpose.ACTIVATION)
+        redeem_token(reset, issued.clear, NOW, TokenPurpose.ACTIVATION, KEYED)
     assert refused.value.code == "ACTIVATION_TOKEN_INVALID"
     with pytest.raises(Refusal) as refused:
-        redeem_token(reset, issued.clear, NOW + timedelta(hours=2), TokenPurpose.PASSWORD_RESET)
+        redeem_token(reset, issued.clear, NOW + timedelta(hours=2), TokenPurpose.PASSWORD_RESET, KEYED)
     assert refused.value.code == "RESET_TOKEN_EXPIRED"
 
 
@@ -109,39 +111,3 @@ def test_argon2_hashing_verifies_the_right_password_only():
     assert not hashing.verify(password_hash, "tir-a-l'arc 92 sceaux")
     assert not hashing.verify(None, "Tir-a-l'arc 92 Sceaux")
     assert not hashing.verify("not-a-hash", "x")
-
-
-POLICY = LoginPolicy(lock_after_failures=5, lock_duration=timedelta(minutes=15))
-
-
-def test_repeated_wrong_passwords_lock_the_account_for_a_while():
-    throttle = LoginThrottle()
-    for i in range(4):
-        throttle = throttle.after_failure(NOW + timedelta(seconds=i), POLICY)
-        throttle.check_not_locked(NOW + timedelta(seconds=i))
-    throttle = throttle.after_failure(NOW + timedelta(seconds=5), POLICY)
-    with pytest.raises(Refusal) as refused:
-        throttle.check_not_locked(NOW + timedelta(minutes=14))
-    assert refused.value.code == "ACCOUNT_LOCKED"
-    assert refused.value.details["retry_after_seconds"] == 65
-    throttle.check_not_locked(NOW + timedelta(minutes=15, seconds=5))
-
-
-def test_a_failure_after_the_lock_expired_starts_counting_again():
-    throttle = LoginThrottle(failed_attempts=5, locked_until=NOW)
-    after = throttle.after_failure(NOW + timedelta(minutes=1), POLICY)
-    assert after == LoginThrottle(failed_attempts=1, locked_until=None)
-
-
-def test_a_successful_login_forgets_earlier_failures():
-    assert LoginThrottle(failed_attempts=3).after_success() == LoginThrottle()
-
-
-@settings(max_examples=40)
-@given(st.integers(min_value=0, max_value=50))
-def test_failed_logins_are_slowed_more_and_more_but_never_beyond_the_cap(failures):
-    delay = LoginThrottle(failed_attempts=failures).failure_delay_seconds(POLICY)
-    next_delay = LoginThrottle(failed_attempts=failures + 1).failure_delay_seconds(POLICY)
-    assert 0 <= delay <= next_delay <= POLICY.max_delay_seconds
-    if failures <= POLICY.slow_after_failures:
-        assert delay == 0

@@ -5,12 +5,13 @@ from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from affiliation.domain import convention as c
-from affiliation.domain.errors import Refusal
+from affiliation.domain.keyed_hash import KeyedHash
+from carnet_runtime import Refusal
 
 DOC = c.ConventionDocument(version="2026-1", text="Convention d'affiliation au Pass.\nArticle 1 ...")
 NEW_DOC = c.ConventionDocument(version="2026-2", text="Convention d'affiliation au Pass, version 2.")
 NOW = datetime(2026, 6, 3, 9, 0, tzinfo=UTC)
-POLICY = c.OtpPolicy(ttl=timedelta(minutes=10), max_attempts=3)
+POLICY = c.OtpPolicy(ttl=timedelta(minutes=10), max_attempts=3, keyed=KeyedHash("test-key-" + "0" * 32))
 
 
 def ctx(minutes=0):

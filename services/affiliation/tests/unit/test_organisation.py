@@ -2,14 +2,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from affiliation.domain.errors import Refusal
+from carnet_runtime import Refusal
+
 from affiliation.domain.organisation import (
+    LOGIN_ALPHABET,
+    Activity,
     Address,
     AffiliateStatus,
-    Activity,
     check_iban,
-    login_candidates,
     masked_iban,
+    new_login,
     register_organisation,
     reinstate,
     suspend,
@@ -68,17 +70,20 @@ def test_a_masked_iban_shows_only_the_country_and_the_last_four():
 
 
 @settings(max_examples=60)
-@given(name=st.text(max_size=80), siret=st.from_regex(r"\A[0-9]{14}\Z"))
-def test_a_login_is_lowercase_ascii_and_the_last_candidate_embeds_the_whole_siret(name, siret):
-    candidates = login_candidates(name, siret)
-    assert candidates[-1].endswith(siret)
-    for login in candidates:
-        assert login == login.lower() and login.isascii()
-        assert all(c.isalnum() or c == "-" for c in login)
+@given(name=st.text(max_size=80))
+def test_a_login_is_lowercase_ascii_and_ends_with_five_unambiguous_random_characters(name):
+    login = new_login(name)
+    assert login == login.lower() and login.isascii()
+    assert all(c.isalnum() or c == "-" for c in login)
+    slug, suffix = login.rsplit("-", 1)
+    assert slug and len(suffix) == 5 and set(suffix) <= set(LOGIN_ALPHABET)
+    assert not set("0o1li") & set(LOGIN_ALPHABET)
 
 
-def test_a_login_reads_like_the_organisation_name():
-    assert login_candidates("Théâtre des Sources", "73282932000074")[0] == "theatre-des-sources-00074"
+def test_a_login_reads_like_the_organisation_name_and_cannot_be_guessed_from_it():
+    logins = {new_login("Théâtre des Sources") for _ in range(20)}
+    assert all(login.startswith("theatre-des-sources-") for login in logins)
+    assert len(logins) == 20
 
 
 def test_only_an_active_affiliate_can_be_suspended_and_only_a_suspended_one_reinstated():

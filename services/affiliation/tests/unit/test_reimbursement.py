@@ -6,7 +6,7 @@ import xmlschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from affiliation.domain.errors import Refusal
+from carnet_runtime import Refusal
 from affiliation.domain.reimbursement import (
     BatchStatus,
     CampaignTerms,

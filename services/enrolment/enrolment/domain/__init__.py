@@ -1,7 +1,9 @@
-"""Enrolment rules and value objects: no I/O, no framework."""
+"""Enrolment rules and value objects: no I/O, no framework. Refusals are `carnet_runtime.Refusal`,
+their codes listed with their HTTP status in `enrolment.refusals`."""
 
 from .application import (
     Address,
+    Application,
     ApplicationForm,
     ApplicationProgress,
     ApplicationStatus,
@@ -9,39 +11,17 @@ from .application import (
     StatusChange,
     Student,
     StudentKey,
-    parse_reason,
 )
-from .campaign import PARIS, Campaign, CampaignCalendar, age_on, paris_day
-from .errors import (
-    ApplicationNotPending,
-    ApplicationNotValidated,
-    BirthDateImplausible,
-    CampaignCalendarInvalid,
-    DomainError,
-    DuplicateApplication,
-    EnrolmentClosed,
-    LevelNotEligible,
-    NotResident,
-    RosterTooLarge,
-    UnknownApplication,
-    UnknownCampaign,
-    UnknownSchool,
-    ValidationFailed,
-    WalletAlreadyRecorded,
-)
+from .campaign import PARIS, Campaign, CampaignCalendar, age_on
 from .export import PendingRow, pending_csv
 from .figures import ApplicationFact, figures, percentile
+from .roster import RejectedLine, Roster, parse_roster, read_roster
 from .school import School
-from .roster import RejectedLine, Roster, RosterEntry, parse_roster
-from .text import COLLEGE_LEVELS, fold_name, french_date, normalise_level, parse_day
+from .text import COLLEGE_LEVELS, fold_name, french_date
 
 __all__ = [
-    "Address", "ApplicationFact", "ApplicationForm", "ApplicationNotPending", "ApplicationNotValidated",
-    "ApplicationProgress", "ApplicationStatus", "BirthDateImplausible", "COLLEGE_LEVELS", "Campaign",
-    "CampaignCalendar", "CampaignCalendarInvalid", "DomainError", "DuplicateApplication", "EnrolmentClosed",
-    "Guardian", "LevelNotEligible", "NotResident", "PARIS", "PendingRow", "RejectedLine", "Roster",
-    "RosterEntry", "RosterTooLarge", "School", "StatusChange", "Student", "StudentKey", "UnknownApplication", "UnknownCampaign",
-    "UnknownSchool", "ValidationFailed", "WalletAlreadyRecorded", "age_on", "figures", "fold_name",
-    "french_date", "normalise_level", "paris_day", "parse_day", "parse_reason", "parse_roster",
-    "pending_csv", "percentile",
+    "COLLEGE_LEVELS", "PARIS", "Address", "Application", "ApplicationFact", "ApplicationForm", "ApplicationProgress",
+    "ApplicationStatus", "Campaign", "CampaignCalendar", "Guardian", "PendingRow", "RejectedLine", "Roster", "School",
+    "StatusChange", "Student", "StudentKey", "age_on", "figures", "fold_name", "french_date", "parse_roster",
+    "pending_csv", "percentile", "read_roster",
 ]

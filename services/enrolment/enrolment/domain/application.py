@@ -9,13 +9,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from carnet_runtime import Refusal, invalid_fields
+
 from .campaign import Campaign
-from .errors import (
-    ApplicationNotPending,
-    ApplicationNotValidated,
-    ValidationFailed,
-    WalletAlreadyRecorded,
-)
 from .text import fold_name, normalise_level, tidy_name
 
 NAME_MAX = 100
@@ -143,7 +139,7 @@ class ApplicationForm:
         city = text(a, "address.city", "city")
 
         if errors:
-            raise ValidationFailed(errors)
+            raise invalid_fields(errors)
         assert birth_date is not None
         return cls(
             campaign_id=campaign_id,
@@ -192,10 +188,10 @@ class StatusChange:
 
 def parse_reason(reason: Any) -> str:
     if not isinstance(reason, str) or not reason.strip():
-        raise ValidationFailed({"reason": "le motif du refus est obligatoire"})
+        raise invalid_fields({"reason": "le motif du refus est obligatoire"})
     reason = " ".join(reason.split())
     if len(reason) > REASON_MAX:
-        raise ValidationFailed({"reason": f"{REASON_MAX} caractères au plus"})
+        raise invalid_fields({"reason": f"{REASON_MAX} caractères au plus"})
     return reason
 
 
@@ -218,7 +214,8 @@ class ApplicationProgress:
 
     def _pending(self) -> None:
         if self.status is not ApplicationStatus.SUBMITTED:
-            raise ApplicationNotPending(
+            raise Refusal(
+                "APPLICATION_NOT_PENDING",
                 "Cette inscription a déjà été traitée par le collège : elle ne peut plus être validée ni refusée.",
                 {"status": self.status.value},
             )
@@ -239,12 +236,14 @@ class ApplicationProgress:
         if self.status is ApplicationStatus.WALLET_READY:
             if self.wallet_id == wallet_id:
                 return self
-            raise WalletAlreadyRecorded(
+            raise Refusal(
+                "WALLET_ALREADY_RECORDED",
                 "Un porte-monnaie électronique a déjà été créé pour cette inscription.",
                 {"wallet_id": self.wallet_id},
             )
         if self.status is not ApplicationStatus.VALIDATED:
-            raise ApplicationNotValidated(
+            raise Refusal(
+                "APPLICATION_NOT_VALIDATED",
                 "Cette inscription n'a pas été validée par le collège : aucun porte-monnaie ne peut lui être associé.",
                 {"status": self.status.value},
             )
@@ -257,3 +256,16 @@ class ApplicationProgress:
     @property
     def validated_at(self) -> datetime | None:
         return next((c.at for c in self.history if c.status is ApplicationStatus.VALIDATED), None)
+
+
+@dataclass(frozen=True)
+class Application:
+    """An application as stored: the form, its progress, who made it and how; `on_roster` says
+    whether its student is on the school's latest roster."""
+
+    application_id: str
+    form: ApplicationForm
+    progress: ApplicationProgress
+    family_sub: str | None
+    channel: str
+    on_roster: bool = False

@@ -9,14 +9,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .errors import (
-    BirthDateImplausible,
-    CampaignCalendarInvalid,
-    EnrolmentClosed,
-    LevelNotEligible,
-    NotResident,
-    ValidationFailed,
-)
+from carnet_runtime import Refusal, field_errors, invalid_fields
+
 from .text import COLLEGE_LEVELS, french_date, levels_in_words, normalise_level
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -59,10 +53,11 @@ class CampaignCalendar:
         ]
         for (earlier_name, earlier), (later_name, later) in zip(order, order[1:]):
             if later < earlier:
-                raise CampaignCalendarInvalid(
+                raise Refusal(
+                    "CAMPAIGN_CALENDAR_INVALID",
                     "Le calendrier de la campagne n'est pas dans l'ordre : ouverture des inscriptions, "
                     "fin des inscriptions, fin de validité des Pass, puis fin des remboursements aux affiliés.",
-                    {"fields": [{"field": later_name, "problem": f"doit être au plus tôt le {earlier.isoformat()} ({earlier_name})"}]},
+                    field_errors({later_name: f"doit être au plus tôt le {earlier.isoformat()} ({earlier_name})"}),
                 )
 
     def enrolment_open_on(self, day: date) -> bool:
@@ -71,7 +66,8 @@ class CampaignCalendar:
     def check_enrolment_open(self, instant: datetime) -> None:
         """Refuses an application made outside the enrolment window (whole Paris days)."""
         if not self.enrolment_open_on(paris_day(instant)):
-            raise EnrolmentClosed(
+            raise Refusal(
+                "ENROLMENT_CLOSED",
                 f"Les inscriptions sont ouvertes du {french_date(self.enrolment_opens)} "
                 f"au {french_date(self.enrolment_closes)} : la demande ne peut pas être enregistrée en dehors de cette période.",
                 {
@@ -179,7 +175,7 @@ class Campaign:
             levels = list(COLLEGE_LEVELS)
 
         if errors:
-            raise ValidationFailed(errors)
+            raise invalid_fields(errors)
         calendar = CampaignCalendar(**dates)  # type: ignore[arg-type]
         return cls(
             campaign_id=campaign_id,
@@ -218,7 +214,8 @@ class Campaign:
     def check_resident(self, postcode: str) -> None:
         if not _POSTCODE.fullmatch(postcode) or not postcode.startswith(self.eligible_postcode_prefixes):
             prefixes = levels_in_words(list(self.eligible_postcode_prefixes))
-            raise NotResident(
+            raise Refusal(
+                "NOT_RESIDENT",
                 "Le Pass est réservé aux collégiens qui résident dans le département : "
                 f"le code postal de l'adresse doit commencer par {prefixes}.",
                 {"postcode": postcode, "eligible_postcode_prefixes": list(self.eligible_postcode_prefixes)},
@@ -228,7 +225,8 @@ class Campaign:
         """The level in its campaign spelling ('6e'), or a refusal."""
         normalised = normalise_level(level)
         if normalised not in self.eligible_levels:
-            raise LevelNotEligible(
+            raise Refusal(
+                "LEVEL_NOT_ELIGIBLE",
                 f"Le Pass est réservé aux collégiens de {levels_in_words(list(self.eligible_levels))} : "
                 f"le niveau « {level.strip()} » n'y donne pas droit.",
                 {"level": level, "eligible_levels": list(self.eligible_levels)},
@@ -242,7 +240,8 @@ class Campaign:
         if not YOUNGEST_AGE <= age <= OLDEST_AGE:
             born_after = date(start.year - OLDEST_AGE - 1, start.month, start.day)
             born_before = date(start.year - YOUNGEST_AGE, start.month, start.day)
-            raise BirthDateImplausible(
+            raise Refusal(
+                "BIRTH_DATE_IMPLAUSIBLE",
                 "La date de naissance indiquée ne correspond pas à l'âge d'un collégien : "
                 "merci de la vérifier.",
                 {

@@ -3,7 +3,9 @@
 Four `;`-separated fields: last name, first name, birth date, level. With or without a header
 row, UTF-8 with or without BOM or cp1252, dd/mm/yyyy or yyyy-mm-dd, stray spaces and empty
 lines. Every bad line is reported with its number as a text editor shows it (first line is 1,
-header included) and a French reason; no line aborts the file.
+header included) and a French reason; no line aborts the file. A line holding a control or
+bidirectional formatting character (a NUL byte, U+202E...) is such a bad line. A file of more
+lines than a school has pupils is refused whole (ROSTER_TOO_LARGE) before any line is read.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from email import message_from_bytes, policy
+
+from carnet_runtime import Refusal
+from carnet_runtime.text import unsafe_character
 
 from .application import StudentKey
 from .text import COLLEGE_LEVELS, fold_name, levels_in_words, normalise_level, parse_day, tidy_name
@@ -112,6 +118,9 @@ def _read_line(number: int, fields: list[str], levels: tuple[str, ...]) -> Roste
         for separator, name in ((",", "virgule"), ("\t", "tabulation")):
             if separator in line:
                 return f"séparateur « {name} » au lieu du point-virgule « ; »"
+    unsafe = next((c for c in map(unsafe_character, fields) if c is not None), None)
+    if unsafe is not None:
+        return f"caractère de contrôle ou de sens d'écriture U+{ord(unsafe):04X} interdit : retaper la ligne"
     if len(fields) > len(FIELDS):
         return f"{len(fields)} champs au lieu de 4 (nom ; prénom ; date de naissance ; niveau)"
     fields = fields + [""] * (len(FIELDS) - len(fields))
@@ -164,3 +173,39 @@ def parse_roster(data: bytes, levels: tuple[str, ...] = COLLEGE_LEVELS) -> Roste
         first_line_of[key] = number
         entries.append(result)
     return Roster(tuple(entries), tuple(rejected), encoding, header_line, frozenset(first_line_of))
+
+
+def line_count(data: bytes) -> int:
+    """The number of lines a text editor shows for `data` (CRLF, LF or CR line breaks)."""
+    breaks = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+    return breaks + (0 if not data or data.endswith((b"\n", b"\r")) else 1)
+
+
+def uploaded_file(body: bytes, content_type: str) -> bytes:
+    """The CSV itself: the body, or the first file of a form upload (multipart/form-data), as a
+    school portal's upload form sends it."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        return body
+    message = message_from_bytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body,
+                                 policy=policy.HTTP)
+    if not message.is_multipart():
+        return b""
+    parts = list(message.iter_parts())
+    chosen = next((p for p in parts if p.get_filename()), parts[0] if parts else None)
+    payload = chosen.get_payload(decode=True) if chosen is not None else None
+    return payload if isinstance(payload, bytes) else b""
+
+
+def read_roster(body: bytes, content_type: str, levels: tuple[str, ...], max_lines: int) -> Roster:
+    """The roster a correspondent sent (the body, or the file of an upload form): refused whole when
+    it has more than `max_lines` lines, else read line by line. CPU-bound: run it off the event loop."""
+    data = uploaded_file(body, content_type)
+    lines = line_count(data)
+    if lines > max_lines:
+        raise Refusal(
+            "ROSTER_TOO_LARGE",
+            f"Le fichier compte {lines} lignes : la liste des élèves d'un collège en compte {max_lines} au plus. "
+            "Vérifiez que c'est bien la liste des élèves du collège.",
+            {"lines": lines, "max_lines": max_lines},
+        )
+    return parse_roster(data, levels)

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ValidationFailed
+from carnet_runtime import invalid_fields
+
 from .text import tidy_name
 
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -43,7 +44,7 @@ class School:
         if email is not None and (not isinstance(email, str) or not _EMAIL.fullmatch(email.strip())):
             errors["correspondent_email"] = "adresse électronique invalide"
         if errors:
-            raise ValidationFailed(errors)
+            raise invalid_fields(errors)
         return cls(school_id, values["name"], values["postcode"], values["city"], email.strip() if email else None)
 
     def as_dict(self) -> dict[str, Any]:

@@ -99,4 +99,4 @@ async def test_a_wallet_for_an_unknown_application_goes_to_the_dead_letter_topic
     dead = [r for r in records if r.key == stray.wallet_id.encode()]
     assert dead, "the stray WalletCreated was not dead-lettered"
     reason = dict(dead[0].headers)["x-dead-letter-reason"].decode()
-    assert "UnknownApplication" in reason
+    assert "UNKNOWN_APPLICATION" in reason

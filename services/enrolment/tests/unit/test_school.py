@@ -1,6 +1,7 @@
 import pytest
 
-from enrolment.domain import School, ValidationFailed
+from carnet_runtime import Refusal
+from enrolment.domain import School
 
 
 def test_a_school_is_read_with_its_correspondent_address():
@@ -11,7 +12,7 @@ def test_a_school_is_read_with_its_correspondent_address():
 
 
 def test_every_wrong_school_field_is_reported():
-    with pytest.raises(ValidationFailed) as err:
+    with pytest.raises(Refusal) as err:
         School.from_settings("bad id!", {"name": "", "postcode": "921", "correspondent_email": "nope"})
-    assert set(err.value.fields) == {"school_id", "name", "postcode", "city", "correspondent_email"}
-    assert {f["field"] for f in err.value.details["fields"]} == set(err.value.fields)
+    assert err.value.code == "VALIDATION_ERROR"
+    assert {f["field"] for f in err.value.details["fields"]} == {"school_id", "name", "postcode", "city", "correspondent_email"}

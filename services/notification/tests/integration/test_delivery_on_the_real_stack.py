@@ -52,7 +52,7 @@ class WalletStandIn:
     wallet restarting) to the first call after `unavailable_once`."""
 
     def __init__(self, keys_dir: Path):
-        verifier = TokenVerifier(keys_dir)
+        verifier = TokenVerifier(keys_dir, audience="wallet")
         self.calls: list[str] = []
         self.unavailable = threading.Event()
         stand_in = self

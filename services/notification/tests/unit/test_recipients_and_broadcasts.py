@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from carnet_runtime import Refusal
 from notification.domain import (
     Audience,
-    NotificationError,
     distinct_recipients,
     link_with_token,
     message_key,
@@ -49,7 +49,7 @@ def test_distinct_recipients_has_no_duplicates_and_loses_nobody(entries):
 
 
 def test_malformed_recipient_is_refused_with_a_code():
-    with pytest.raises(NotificationError) as refused:
+    with pytest.raises(Refusal) as refused:
         normalise_recipient("lea at example")
     assert refused.value.code == "INVALID_RECIPIENT"
 
@@ -67,7 +67,7 @@ def test_activation_link_ends_with_the_token():
 
 
 def test_token_that_would_break_the_link_is_refused():
-    with pytest.raises(NotificationError):
+    with pytest.raises(Refusal):
         link_with_token("https://pass.example/a", "a b&c")
 
 
@@ -84,7 +84,7 @@ def test_broadcast_in_the_past_goes_now_and_in_the_future_waits():
 
 
 def test_broadcast_refuses_unknown_audience_and_multiline_subject_naming_the_fields():
-    with pytest.raises(NotificationError) as refused:
+    with pytest.raises(Refusal) as refused:
         plan_broadcast("everyone", "Objet\r\nBcc: x@y.z", "", datetime(2027, 1, 1), NOW)
     assert refused.value.code == "VALIDATION_ERROR"
     fields = {f["field"] for f in refused.value.details["fields"]}

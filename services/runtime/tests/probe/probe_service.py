@@ -70,4 +70,4 @@ def build() -> Service:
 
 
 if __name__ == "__main__":
-    run(build())
+    run(build)

@@ -156,7 +156,8 @@ async def test_refusals_voiding_redemption_events_sheet_access_and_figures(stack
         assert (await client.get(f"/v1/wallets/{wallet_id}")).status_code == 401
 
         # The sheet: the family, the school's correspondent and the notification service may fetch it.
-        for who in (family, stack.auth("correspondent", school_id=granted.school_id), stack.auth("service")):
+        notification = stack.auth("service", sub="notification", scope="wallet.tickets_pdf")
+        for who in (family, stack.auth("correspondent", school_id=granted.school_id), notification):
             pdf = await client.get(f"/v1/wallets/{wallet_id}/tickets.pdf?positions=1,2", headers=who)
             assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
         text = pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()

@@ -1,19 +1,21 @@
 import pytest
 
-from wallet.api import _positions, figures_view
-from wallet.domain import Refusal
+from carnet_runtime import Refusal
+from wallet.api import parse_positions
+from wallet.store import CampaignFigures
+from wallet.views import figures_view
 
 
 def test_figures_count_tickets_by_amount_without_voided_ones_and_always_show_watched_amounts():
-    found = {
-        "wallets": 2,
-        "allowance_cents": 14000,
-        "wallets_with_redeemed_ticket": 1,
-        "credited_cents": 11000,
-        "tickets_by_status": {"blank": 9, "credited": 2, "redeemed": 2, "voided": 1},
-        "amount_rows": [(1000, "credited", 2), (1000, "voided", 1), (3000, "redeemed", 1), (7000, "redeemed", 1)],
-    }
-    view = figures_view(found, "2026-2027", [1000, 3000, 7000, 2000])
+    found = CampaignFigures(
+        wallets=2,
+        allowance_cents=14000,
+        wallets_with_redeemed_ticket=1,
+        credited_cents=11000,
+        tickets_by_status={"blank": 9, "credited": 2, "redeemed": 2, "voided": 1},
+        amount_rows=[(1000, "credited", 2), (1000, "voided", 1), (3000, "redeemed", 1), (7000, "redeemed", 1)],
+    )
+    view = figures_view(found, "2026-2027", [1000, 3000, 7000, 2000]).model_dump()
     assert view["passes_with_wallet"] == 2 and view["credited_cents"] == 11000
     assert (view["allowance_cents"], view["remaining_cents"], view["wallets_with_redeemed_ticket"]) == (14000, 3000, 1)
     assert view["tickets_by_status"] == {"blank": 9, "credited": 2, "redeemed": 2, "void_pending": 0,
@@ -24,8 +26,8 @@ def test_figures_count_tickets_by_amount_without_voided_ones_and_always_show_wat
 
 
 def test_sheet_positions_are_read_from_a_comma_separated_list():
-    assert _positions(None) is None and _positions(" ") is None
-    assert _positions("1, 2,3") == [1, 2, 3]
+    assert parse_positions(None) is None and parse_positions(" ") is None
+    assert parse_positions("1, 2,3") == [1, 2, 3]
     with pytest.raises(Refusal) as caught:
-        _positions("1,deux")
+        parse_positions("1,deux")
     assert caught.value.code == "POSITIONS_INVALID"

@@ -1,0 +1,74 @@
+"""This service's copy of each campaign, and who was reminded of their login for which campaign."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import asyncpg
+
+from ..domain.reimbursement import Campaign
+
+
+def _campaign(row: asyncpg.Record) -> Campaign:
+    return Campaign(
+        campaign_id=row["campaign_id"],
+        label=row["label"],
+        enrolment_opens=row["enrolment_opens"],
+        pass_valid_until=row["pass_valid_until"],
+        reimbursement_deadline=row["reimbursement_deadline"],
+        redemption_cancel_grace_minutes=row["redemption_cancel_grace_minutes"],
+    )
+
+
+class CampaignRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def save(self, campaign: Campaign, now: datetime) -> None:
+        await self.conn.execute(
+            """
+            INSERT INTO campaigns (campaign_id, label, enrolment_opens, pass_valid_until, reimbursement_deadline,
+                                   redemption_cancel_grace_minutes, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (campaign_id) DO UPDATE
+            SET label = excluded.label, enrolment_opens = excluded.enrolment_opens,
+                pass_valid_until = excluded.pass_valid_until, reimbursement_deadline = excluded.reimbursement_deadline,
+                redemption_cancel_grace_minutes = excluded.redemption_cancel_grace_minutes,
+                updated_at = excluded.updated_at
+            """,
+            campaign.campaign_id, campaign.label, campaign.enrolment_opens, campaign.pass_valid_until,
+            campaign.reimbursement_deadline, campaign.redemption_cancel_grace_minutes, now,
+        )
+
+    async def get(self, campaign_id: str, *, for_update: bool = False) -> Campaign | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self.conn.fetchrow(f"SELECT * FROM campaigns WHERE campaign_id = $1{lock}", campaign_id)
+        return _campaign(row) if row else None
+
+    async def due_for_reminders(self, today: date) -> list[Campaign]:
+        """Campaigns open today whose organisations were not reminded yet; one replica takes each."""
+        rows = await self.conn.fetch(
+            """
+            SELECT * FROM campaigns
+            WHERE logins_reminded_at IS NULL AND enrolment_opens <= $1 AND pass_valid_until >= $1
+            ORDER BY enrolment_opens
+            FOR UPDATE SKIP LOCKED
+            """,
+            today,
+        )
+        return [_campaign(r) for r in rows]
+
+    async def mark_reminded(self, campaign_id: str, now: datetime) -> None:
+        await self.conn.execute("UPDATE campaigns SET logins_reminded_at = $2 WHERE campaign_id = $1", campaign_id, now)
+
+    async def record_reminder(self, campaign_id: str, affiliate_id: str, now: datetime) -> bool:
+        """True the first time this organisation is reminded for this campaign."""
+        return bool(
+            await self.conn.fetchval(
+                """
+                INSERT INTO login_reminders (campaign_id, affiliate_id, reminded_at) VALUES ($1, $2, $3)
+                ON CONFLICT DO NOTHING RETURNING true
+                """,
+                campaign_id, affiliate_id, now,
+            )
+        )

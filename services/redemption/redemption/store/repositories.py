@@ -1,0 +1,177 @@
+"""Repositories of the unit of work (cancel, and what the other services' events change), written out."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import asyncpg
+
+from carnet_runtime import PostgresUnitOfWork
+
+from .. import domain as d
+from . import rows
+
+
+class TicketRepository:
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn = conn
+
+    async def get_for_update(self, ticket_id: str) -> d.Ticket | None:
+        row = await self.conn.fetchrow(
+            f"SELECT {rows.TICKET_COLUMNS} FROM tickets t WHERE t.ticket_id = $1 FOR UPDATE", ticket_id
+        )
+        return rows.ticket(row) if row else None
+
+    async def save_credited(self, ticket: d.Ticket, code_hash: str, code_suffix: str) -> None:
+        """A credited ticket, redeemable under its code's hash (again, if the wallet credits it anew)."""
+        await self.conn.execute(
+            """
+            INSERT INTO tickets (ticket_id, code_hash, code_suffix, wallet_id, campaign_id, amount_cents,
+                                 valid_until, valid_through, reserved_for, status)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'redeemable')
+            ON CONFLICT (ticket_id) DO UPDATE SET
+                code_hash = EXCLUDED.code_hash, code_suffix = EXCLUDED.code_suffix,
+                wallet_id = EXCLUDED.wallet_id, campaign_id = EXCLUDED.campaign_id,
+                amount_cents = EXCLUDED.amount_cents, valid_until = EXCLUDED.valid_until,
+                valid_through = EXCLUDED.valid_through, reserved_for = EXCLUDED.reserved_for,
+                status = 'redeemable', redemption_id = NULL, redeemed_at = NULL, redeemed_by = NULL,
+                updated_at = now()
+            """,
+            ticket.ticket_id,
+            code_hash,
+            code_suffix,
+            ticket.wallet_id,
+            ticket.campaign_id,
+            ticket.amount_cents,
+            ticket.valid_until,
+            ticket.valid_through,
+            ticket.reserved_for,
+        )
+
+    async def save(self, ticket: d.Ticket) -> None:
+        """The ticket's state: status, reservation and who spent it."""
+        await self.conn.execute(
+            """
+            UPDATE tickets SET status = $2, reserved_for = $3, redemption_id = $4, redeemed_at = $5,
+                               redeemed_by = $6, updated_at = now()
+            WHERE ticket_id = $1
+            """,
+            ticket.ticket_id,
+            ticket.status.value,
+            ticket.reserved_for,
+            uuid.UUID(ticket.redemption_id) if ticket.redemption_id else None,
+            ticket.redeemed_at,
+            ticket.redeemed_by,
+        )
+
+
+class RedemptionRepository:
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn = conn
+
+    async def get_for_update(self, redemption_id: uuid.UUID) -> tuple[d.Redemption, d.Ticket, d.Campaign | None] | None:
+        """A redemption with its ticket (both rows locked) and its campaign, if known here."""
+        row = await self.conn.fetchrow(
+            """
+            SELECT r.*, t.valid_until, t.reserved_for, t.redeemed_by,
+                   t.status AS ticket_status, t.redemption_id AS ticket_redemption_id,
+                   t.redeemed_at AS ticket_redeemed_at, c.redemption_cancel_grace_minutes
+            FROM redemptions r
+            JOIN tickets t USING (ticket_id)
+            LEFT JOIN campaigns c ON c.campaign_id = r.campaign_id
+            WHERE r.redemption_id = $1
+            FOR UPDATE OF r, t
+            """,
+            redemption_id,
+        )
+        if row is None:
+            return None
+        redemption = rows.redemption(row)
+        ticket = rows.ticket(row, **rows.JOINED_TICKET)
+        grace = row["redemption_cancel_grace_minutes"]
+        campaign = d.Campaign(redemption.campaign_id, grace) if grace is not None else None
+        return redemption, ticket, campaign
+
+    async def save_cancelled(self, redemption: d.Redemption) -> None:
+        await self.conn.execute(
+            "UPDATE redemptions SET status = $2, cancelled_at = $3 WHERE redemption_id = $1",
+            uuid.UUID(redemption.redemption_id),
+            redemption.status.value,
+            redemption.cancelled_at,
+        )
+
+    async def lock_in_batch(self, batch_id: str, redemption_ids: list[str]) -> int:
+        """Lock the named redemptions not yet in a batch; how many were."""
+        ids = []
+        for value in redemption_ids:
+            try:
+                ids.append(uuid.UUID(value))
+            except ValueError:
+                continue
+        result = await self.conn.execute(
+            "UPDATE redemptions SET batch_id = $1 WHERE redemption_id = ANY($2::uuid[]) AND batch_id IS NULL",
+            batch_id,
+            ids,
+        )
+        return int(result.split()[-1])
+
+
+class AffiliateRepository:
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn = conn
+
+    async def set_active(self, affiliate_id: str, active: bool) -> None:
+        await self.conn.execute(
+            """
+            INSERT INTO affiliates (affiliate_id, active) VALUES ($1, $2)
+            ON CONFLICT (affiliate_id) DO UPDATE SET active = EXCLUDED.active, updated_at = now()
+            """,
+            affiliate_id,
+            active,
+        )
+
+
+class CampaignRepository:
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn = conn
+
+    async def save(self, campaign: d.Campaign, pass_valid_until: date) -> None:
+        """The campaign's grace period and validity end; a validity that moves (extended by a month,
+        say) moves its tickets' validity with it."""
+        await self.conn.execute(
+            """
+            INSERT INTO campaigns (campaign_id, pass_valid_until, redemption_cancel_grace_minutes) VALUES ($1, $2, $3)
+            ON CONFLICT (campaign_id) DO UPDATE SET
+                pass_valid_until = EXCLUDED.pass_valid_until,
+                redemption_cancel_grace_minutes = EXCLUDED.redemption_cancel_grace_minutes
+            """,
+            campaign.campaign_id,
+            pass_valid_until,
+            campaign.redemption_cancel_grace_minutes,
+        )
+        await self.conn.execute(
+            """
+            UPDATE tickets SET valid_until = $2, valid_through = $3, updated_at = now()
+            WHERE campaign_id = $1 AND valid_until <> $2
+            """,
+            campaign.campaign_id,
+            pass_valid_until,
+            d.validity_end(pass_valid_until),
+        )
+
+
+class RedemptionUnitOfWork(PostgresUnitOfWork):
+    """One transaction over tickets, redemptions, affiliates and campaigns; events published in it
+    are written to the outbox at commit."""
+
+    tickets: TicketRepository
+    redemptions: RedemptionRepository
+    affiliates: AffiliateRepository
+    campaigns: CampaignRepository
+
+    def bind(self, conn: asyncpg.Connection) -> None:
+        self.tickets = TicketRepository(conn)
+        self.redemptions = RedemptionRepository(conn)
+        self.affiliates = AffiliateRepository(conn)
+        self.campaigns = CampaignRepository(conn)

@@ -1,0 +1,117 @@
+"""The unit of work: one transaction in which an application service loads, lets the domain
+decide, stores, and records the events the change produces (cosmicpython's pattern).
+
+An application service is written against a unit of work and never sees a connection:
+
+    async def credit_ticket(uow: WalletUnitOfWork, command: CreditTicket) -> Ticket:
+        async with uow:
+            wallet = await uow.wallets.get(command.wallet_id, for_update=True)
+            ticket = wallet.credit(...)                 # the domain decides, or raises a Refusal
+            await uow.wallets.save_ticket(ticket)
+            uow.publish(TicketCredited(...))           # written to the outbox at commit
+        return ticket
+
+`PostgresUnitOfWork` opens a transaction on the service's pool (or joins the transaction a Kafka
+handler already runs in, which also holds the inbox row) and, at the end of the block, writes the
+published events to the outbox in that same transaction, then commits; an exception rolls
+everything back, events included. A service's subclass builds its repositories in `bind(conn)`.
+Unit tests pass an in-memory subclass of `UnitOfWork` with fake repositories instead.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from types import TracebackType
+from typing import Self
+
+import asyncpg
+
+from carnet_contracts.envelope import Event
+
+from .outbox import Outbox
+
+
+class UnitOfWork:
+    """What an application service may do with a unit of work, whatever stores it."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[Event, str | None]] = []
+
+    def publish(self, event: Event, *, campaign_id: str | None = None) -> None:
+        """Record an event the change produces; it leaves with the change or not at all."""
+        self.published.append((event, campaign_id))
+
+    async def __aenter__(self) -> Self:
+        self.published = []
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if exc_type is not None:
+            self.published = []
+
+
+class PostgresUnitOfWork(UnitOfWork):
+    def __init__(self, pool: asyncpg.Pool | None, outbox: Outbox, *, connection: asyncpg.Connection | None = None):
+        super().__init__()
+        self._pool = pool
+        self._outbox = outbox
+        self._given = connection
+        self._conn: asyncpg.Connection | None = None
+        self._transaction = None
+
+    @classmethod
+    def joining(cls, connection: asyncpg.Connection, outbox: Outbox) -> Self:
+        """A unit of work inside a transaction someone else commits (the runtime's consumer
+        transaction, which also records the event id in the inbox)."""
+        return cls(None, outbox, connection=connection)
+
+    @property
+    def conn(self) -> asyncpg.Connection:
+        if self._conn is None:
+            raise RuntimeError("use the unit of work inside `async with`")
+        return self._conn
+
+    def bind(self, conn: asyncpg.Connection) -> None:
+        """Build the repositories on `conn` (a service's subclass overrides this)."""
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        if self._given is not None:
+            self._conn = self._given
+        else:
+            if self._pool is None:
+                raise RuntimeError("a unit of work needs a pool or a connection")
+            self._conn = await self._pool.acquire()
+            self._transaction = self._conn.transaction()
+            try:
+                await self._transaction.start()
+            except BaseException:
+                await self._pool.release(self._conn)
+                self._conn = None
+                raise
+        self.bind(self._conn)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        conn = self.conn
+        try:
+            if exc_type is None:
+                for event, campaign_id in self.published:
+                    await self._outbox.add(conn, event, campaign_id=campaign_id)
+                if self._transaction is not None:
+                    await self._transaction.commit()
+            elif self._transaction is not None:
+                await self._transaction.rollback()
+        except BaseException:
+            if self._transaction is not None and exc_type is None:
+                with suppress(Exception):  # the commit or an outbox write failed: nothing is kept
+                    await self._transaction.rollback()
+            raise
+        finally:
+            self.published = []
+            if self._given is None and self._pool is not None:
+                await self._pool.release(conn)
+            self._conn = None
+            self._transaction = None
