@@ -1,8 +1,9 @@
 """The redemption state machine of tests/unit/test_redemption_state_machine.py, run against the real
-SQL store on the session's PostgreSQL: the scanner's two statements (look, spend), the cancel, and
-the service's own Kafka handlers for credits, void requests and reimbursement batches, each in its
-transaction, on a database migrated like the service's. The scanner's clock is the machine's, so
-tickets expire when the model says, whatever today is.
+SQL store on the session's PostgreSQL: the scanner's two statements (look, spend) on its ScannerStore,
+the cancel in a RedemptionUnitOfWork, and the use cases the service's Kafka handlers run for credits,
+void requests and reimbursement batches, each in its transaction, on a database migrated like the
+service's. The scanner's clock is the machine's, so tickets expire when the model says, whatever
+today is.
 """
 
 from __future__ import annotations
@@ -22,15 +23,14 @@ from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from carnet_contracts import ticket_code
-from carnet_contracts.envelope import Envelope
 from carnet_contracts.events import ReimbursementBatchCreated, TicketCredited, TicketVoidRequested
-from carnet_runtime import db
-from redemption import consumers
+from carnet_runtime import Refusal, db
+from carnet_runtime.outbox import Outbox
+from redemption import application
 from redemption import domain as d
-from redemption.answers import Answer
 from redemption.app import MIGRATIONS
-from redemption.scanner import Scanner
-from redemption.store import RedemptionStore
+from redemption.application import Scanner
+from redemption.store import RedemptionUnitOfWork, ScannerStore
 
 pytestmark = pytest.mark.integration
 
@@ -49,21 +49,6 @@ def _model():
 model = _model()
 
 
-class Handlers:
-    """The service's Kafka handlers, registered as the service registers them."""
-
-    def __init__(self, store: RedemptionStore):
-        self.by_event: dict[type, Callable] = {}
-        consumers.register(self, store)
-
-    def on(self, event_type: type) -> Callable:
-        def register(handler: Callable) -> Callable:
-            self.by_event[event_type] = handler
-            return handler
-
-        return register
-
-
 class SqlBook:
     """The book the machine drives, made of the service's real SQL on a fresh set of tables."""
 
@@ -72,34 +57,33 @@ class SqlBook:
         self.pool = pool
         self.now = model.START
         limit = d.GuessingLimit(max_unknown_codes=1000)
-        self.store = RedemptionStore(lambda: pool, limit)
-        self.scanner = Scanner(self.store, CODE_HASH_KEY, limit, clock=lambda: self.now)
-        self.handlers = Handlers(self.store).by_event
+        self.outbox = Outbox("redemption")
+        self.store = ScannerStore(lambda: pool, self.outbox, limit)
+        self.scanner = Scanner(CODE_HASH_KEY, limit, clock=lambda: self.now)
         self.codes: dict[str, str] = {}
         self.credited: list[str] = []
         self.run(self._empty())
 
+    def uow(self) -> RedemptionUnitOfWork:
+        return RedemptionUnitOfWork(self.pool, self.outbox)
+
     async def _empty(self) -> None:
-        async with self.pool.acquire() as conn:
-            await conn.execute("TRUNCATE tickets, redemptions, idempotency_keys, affiliates, campaigns, outbox, inbox")
+        await self.pool.execute("TRUNCATE tickets, redemptions, idempotency_keys, affiliates, campaigns, outbox, inbox")
+        async with self.uow() as uow:
             for affiliate_id, active in model.AFFILIATES.items():
-                await self.store.set_affiliate_active(conn, affiliate_id, active)
-            await self.store.save_campaign(conn, d.Campaign("c", int(model.GRACE.total_seconds() // 60)),
-                                           (model.START + timedelta(days=365)).date())
+                await uow.affiliates.set_active(affiliate_id, active)
+            await uow.campaigns.save(d.Campaign("c", int(model.GRACE.total_seconds() // 60)),
+                                     (model.START + timedelta(days=365)).date())
 
     def code(self, ticket_id: str) -> str:
         return self.codes.setdefault(ticket_id, ticket_code.generate())
-
-    async def _handle(self, event: Any) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            await self.handlers[type(event)](conn, event, Envelope.wrap(event, producer="test"))
 
     # --- what the machine asks -----------------------------------------------------------
 
     def credit(self, ticket: d.Ticket) -> None:
         code = self.code(ticket.ticket_id)
         self.credited.append(ticket.ticket_id)
-        self.run(self._handle(TicketCredited(
+        self.run(application.credit_ticket(self.uow(), TicketCredited(
             ticket_id=ticket.ticket_id, wallet_id=ticket.wallet_id, campaign_id=ticket.campaign_id, position=1,
             code_hash=ticket_code.code_hash(code, CODE_HASH_KEY), code_suffix=code[-4:],
             amount_cents=ticket.amount_cents, affiliate_id=ticket.reserved_for, valid_until=ticket.valid_until,
@@ -107,29 +91,25 @@ class SqlBook:
         )))
 
     def redeem(self, affiliate_id: str, key: str, ticket_id: str) -> tuple:
-        try:
-            answered = self.run(self.scanner.redeem(affiliate_id, key, self.code(ticket_id)))
-        except Answer as answer:  # a refusal not kept under the key
-            raise d.Refusal(answer.code, str(answer)) from None
+        answered = self.run(self.scanner.redeem(self.store, affiliate_id, key, self.code(ticket_id)))
         if answered.status_code == 201:
             return "201", tuple(sorted(answered.body.items()))
         return answered.body["error"]["code"], json.dumps(answered.body, sort_keys=True)
 
     def cancel(self, affiliate_id: str, redemption_id: str) -> None:
-        try:
-            self.run(self.scanner.cancel(affiliate_id, redemption_id))
-        except Answer as answer:
-            raise d.Refusal(answer.code, str(answer)) from None
+        self.run(self.scanner.cancel(self.uow(), affiliate_id, redemption_id))
 
     def void(self, ticket_id: str) -> bool:
         before = len(self.events())
-        self.run(self._handle(TicketVoidRequested(ticket_id=ticket_id, wallet_id="w-1", campaign_id="c",
-                                                  requested_at=self.now)))
+        self.run(application.void_ticket(
+            self.uow(), TicketVoidRequested(ticket_id=ticket_id, wallet_id="w-1", campaign_id="c", requested_at=self.now),
+            clock=lambda: self.now,
+        ))
         (answer,) = [kind for kind, _ in self.events()[before:]]
         return answer == "TicketVoided"
 
     def lock_in_batch(self, redemption_id: str) -> None:
-        self.run(self._handle(ReimbursementBatchCreated(
+        self.run(application.lock_in_batch(self.uow(), ReimbursementBatchCreated(
             batch_id="b-1", campaign_id="c", redemption_ids=[redemption_id], total_cents=0, count=1,
             created_at=self.now,
         )))
@@ -141,8 +121,8 @@ class SqlBook:
 
     def tickets(self) -> dict[str, d.Ticket]:
         async def read() -> dict[str, d.Ticket]:
-            async with self.pool.acquire() as conn, conn.transaction():
-                found = {t: await self.store.ticket_for_update(conn, t) for t in self.credited}
+            async with self.uow() as uow:
+                found = {t: await uow.tickets.get_for_update(t) for t in self.credited}
             return {t: ticket for t, ticket in found.items() if ticket is not None}
 
         return self.run(read())
@@ -198,6 +178,12 @@ def test_the_sql_book_is_the_store_and_not_a_copy_of_the_model(stack):
             first = book.redeem("aff-a", "k-0", "t-0")
             assert first[0] == "201"
             assert book.redeem("aff-b", f"k-{uuid.uuid4()}", "t-0")[0] == d.TICKET_ALREADY_REDEEMED
+            try:
+                book.redeem("aff-a", "k-0", "t-1")
+            except Refusal as refusal:
+                assert refusal.code == d.IDEMPOTENCY_KEY_REUSED
+            else:
+                raise AssertionError("a key reused for another ticket was accepted")
             spent = loop.run_until_complete(pool.fetchval("SELECT status FROM tickets WHERE ticket_id = 't-0'"))
             assert spent == "redeemed"
         finally:
