@@ -1,6 +1,9 @@
 """The notification service as a process, on the session's real Kafka and PostgreSQL, sending to a
 real SMTP server (aiosmtpd) on loopback. The wallet's ticket sheet comes from a small HTTP stand-in
-that checks the service token like the wallet does and is unavailable on the first call (conftest)."""
+that checks the service token like the wallet does (and is unavailable once when a test asks).
+
+The module's process has its own database and consumer group; each test has its own SMTP capture and
+its own campaign dated from today (conftest): any test runs alone, in any order, in any year."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import email
 import io
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,11 +25,10 @@ from carnet_contracts import events as ev
 from carnet_contracts.sealing import seal
 from carnet_local.smtp import MailFolder
 
-from .support import log_of
+from .support import Campaign, log_of, settled
 
 pytestmark = pytest.mark.integration
 
-CAMPAIGN = "2026-2027"
 NOW = datetime.now(UTC)
 
 
@@ -60,9 +62,9 @@ def _student() -> ev.Pupil:
     return ev.Pupil(last_name="Martin", first_name="Noé", level="5e")
 
 
-def _submitted(application_id: str, guardian_email: str) -> ev.ApplicationSubmitted:
+def _submitted(campaign: Campaign, application_id: str, guardian_email: str) -> ev.ApplicationSubmitted:
     return ev.ApplicationSubmitted(
-        application_id=application_id, campaign_id=CAMPAIGN, school_id="0920001A", student=_student(),
+        application_id=application_id, campaign_id=campaign.campaign_id, school_id="0920001A", student=_student(),
         guardian=_guardian(guardian_email), submitted_at=NOW,
     )
 
@@ -71,8 +73,20 @@ def _affiliate_email(tag: str) -> str:
     return f"club-{tag}-{uuid.uuid4().hex[:6]}@example.org"
 
 
+async def _eventually(check, what: str, timeout: float = 30.0):
+    """`check()`'s answer once it is truthy (polled; a wait for something to happen, never for nothing)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = await check()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout} s")
+        await asyncio.sleep(0.2)
+
+
 async def test_each_template_arrives_to_its_recipient_with_its_subject_and_attachment(
-    stack, notification, mailbox, wallet
+    stack, notification, mailbox, wallet, campaign
 ):
     seal_key = stack.secrets["CARNET_SEAL_KEY"]
     family = f"famille-{uuid.uuid4().hex[:6]}@example.fr"
@@ -81,33 +95,29 @@ async def test_each_template_arrives_to_its_recipient_with_its_subject_and_attac
     other_club = _affiliate_email("b")
     application_id, wallet_id = f"app-{uuid.uuid4().hex[:8]}", f"wal-{uuid.uuid4().hex[:8]}"
     activation_token = "Act1vation_Token-" + uuid.uuid4().hex
+    wallet.unavailable_once(wallet_id)  # the wallet restarting when the sheet is first asked for
 
-    await stack.publish(ev.CampaignPublished(
-        campaign_id=CAMPAIGN, label="2026-2027", enrolment_opens=date(2026, 6, 1),
-        enrolment_closes=date(2026, 11, 30), pass_valid_until=date(2027, 3, 31),
-        reimbursement_deadline=date(2027, 4, 30), allowance_cents=7000, tickets_per_pass=7,
-        ticket_min_cents=500, ticket_max_cents=7000, eligible_postcode_prefixes=["92"],
-        eligible_levels=["6e", "5e", "4e", "3e"],
-    ))
-    await stack.publish(_submitted(application_id, family))
+    await stack.publish(_submitted(campaign, application_id, family))
     # WalletCreated before PassGranted: the family is told once both are in, whatever the order
     await stack.publish(ev.WalletCreated(
-        wallet_id=wallet_id, application_id=application_id, campaign_id=CAMPAIGN, ticket_count=7,
-        allowance_cents=7000, valid_until=date(2027, 3, 31), student_first_name="Noé", guardian_email=family,
+        wallet_id=wallet_id, application_id=application_id, campaign_id=campaign.campaign_id, ticket_count=7,
+        allowance_cents=7000, valid_until=campaign.pass_valid_until, student_first_name="Noé",
+        guardian_email=family,
         created_at=NOW,
     ))
     await stack.publish(ev.PassGranted(
-        application_id=application_id, campaign_id=CAMPAIGN, campaign_label="2026-2027", school_id="0920001A",
-        student=_student(), guardian=_guardian(family), allowance_cents=7000, tickets_per_pass=7,
-        ticket_min_cents=500, ticket_max_cents=7000, pass_valid_until=date(2027, 3, 31), validated_at=NOW,
+        application_id=application_id, campaign_id=campaign.campaign_id, campaign_label=campaign.label,
+        school_id="0920001A", student=_student(), guardian=_guardian(family), allowance_cents=7000,
+        tickets_per_pass=7, ticket_min_cents=500, ticket_max_cents=7000,
+        pass_valid_until=campaign.pass_valid_until, validated_at=NOW,
     ))
     request_id = str(uuid.uuid4())
     await stack.publish(ev.TicketsEmailRequested(
-        request_id=request_id, wallet_id=wallet_id, campaign_id=CAMPAIGN, positions=[3, 1],
+        request_id=request_id, wallet_id=wallet_id, campaign_id=campaign.campaign_id, positions=[3, 1],
         guardian_email=family, student_first_name="Noé", requested_at=NOW,
     ))
     await stack.publish(ev.ApplicationRejected(
-        application_id=f"app-{uuid.uuid4().hex[:8]}", campaign_id=CAMPAIGN, school_id="0920001A",
+        application_id=f"app-{uuid.uuid4().hex[:8]}", campaign_id=campaign.campaign_id, school_id="0920001A",
         student_first_name="Jules", guardian=_guardian(rejected_family), reason="Élève inconnu du collège",
         rejected_at=NOW,
     ))
@@ -128,12 +138,12 @@ async def test_each_template_arrives_to_its_recipient_with_its_subject_and_attac
         expires_at=NOW + timedelta(hours=1),
     ))
     await stack.publish(ev.AffiliateLoginReminded(
-        affiliate_id="aff-a", campaign_id=CAMPAIGN, campaign_label="2026-2027", name="Judo Club",
+        affiliate_id="aff-a", campaign_id=campaign.campaign_id, campaign_label=campaign.label, name="Judo Club",
         login="judo-club", contact_email=club,
     ))
     # version 1 of the batch paid, still on the topic when the service was upgraded
     await stack.publish(ev.ReimbursementBatchPaidV1(
-        batch_id=f"batch-{uuid.uuid4().hex[:6]}", campaign_id=CAMPAIGN, redemption_ids=["r1", "r2", "r3"],
+        batch_id=f"batch-{uuid.uuid4().hex[:6]}", campaign_id=campaign.campaign_id, redemption_ids=["r1", "r2", "r3"],
         total_cents=9000,
         paid_at=NOW, transfers=[
             ev.ReimbursementTransfer(affiliate_id="aff-a", name="Judo Club", contact_email=club,
@@ -155,12 +165,11 @@ async def test_each_template_arrives_to_its_recipient_with_its_subject_and_attac
     assert attachment.get_filename() == "tickets.pdf"
     pdf = PdfReader(io.BytesIO(attachment.get_content()))
     assert f"Feuille {request_id}" in pdf.pages[0].extract_text()  # the snapshot taken when asked
-    assert any(
-        urlsplit(call).path == f"/v1/wallets/{wallet_id}/tickets.pdf"
-        and parse_qs(urlsplit(call).query) == {"request_id": [request_id]}
-        for call in wallet.calls
-    )
-    assert len(wallet.calls) >= 2  # the first answer was 503: the worker tried again
+    answers = wallet.answers_for(wallet_id)
+    assert answers[0][1] == 503  # the wallet was restarting: the worker tried again
+    assert [parse_qs(urlsplit(path).query) for path, status in answers if status == 200] == [
+        {"request_id": [request_id]}
+    ]
     ready = family_mail["Pass Hauts-de-Seine : le porte-monnaie électronique de Noé est prêt"]
     assert ready.get_body(("plain",)).get_content().count("70\u00a0€") >= 1
 
@@ -183,7 +192,7 @@ async def test_each_template_arrives_to_its_recipient_with_its_subject_and_attac
     assert "?token=R3set" in club_mail["Pass Hauts-de-Seine : choisir un nouveau mot de passe"].get_body(
         ("plain",)).get_content()
     assert "Pass Hauts-de-Seine : convention d'affiliation signée, votre espace affilié est ouvert" in club_mail
-    assert "Pass Hauts-de-Seine : rappel de vos identifiants pour la campagne 2026-2027" in club_mail
+    assert f"Pass Hauts-de-Seine : rappel de vos identifiants pour la campagne {campaign.label}" in club_mail
     assert "Pass Hauts-de-Seine : remboursement de 70 € effectué" in club_mail
     (paid_other,) = await mailbox.wait_for(other_club)
     assert paid_other["Subject"] == "Pass Hauts-de-Seine : remboursement de 20 € effectué"
@@ -191,13 +200,8 @@ async def test_each_template_arrives_to_its_recipient_with_its_subject_and_attac
     for message in [*family_mail.values(), *club_mail.values()]:
         assert message.get_body(("html",)) is not None and message.get_body(("plain",)) is not None
 
-    deadline = time.monotonic() + 10  # the mail is in before the worker records its outcome
-    while time.monotonic() < deadline:
-        log = await log_of(notification, stack, club)
-        if {m["state"] for m in log} == {"sent"}:
-            break
-        await asyncio.sleep(0.2)
-    assert len(log) == 6 and {m["state"] for m in log} == {"sent"}
+    log = await settled(notification, stack, club, 6)  # the mail is in before the worker records its outcome
+    assert len(log) == 6 and len(mailbox.messages(club)) == 6
     delivered = await stack.wait_for_event(
         "notification.messages",
         lambda e: e["event_type"] == "MessageDelivered" and e["data"]["message_id"] == log[0]["message_id"],
@@ -205,29 +209,27 @@ async def test_each_template_arrives_to_its_recipient_with_its_subject_and_attac
     assert delivered["data"]["attempts"] == 1
 
 
-async def test_the_same_event_delivered_three_times_sends_one_message(stack, notification, mailbox):
+async def test_the_same_event_delivered_three_times_sends_one_message(stack, notification, mailbox, campaign):
     family = f"famille-{uuid.uuid4().hex[:6]}@example.fr"
-    event = _submitted(f"app-{uuid.uuid4().hex[:8]}", family)
+    event = _submitted(campaign, f"app-{uuid.uuid4().hex[:8]}", family)
     event_id = uuid.uuid4()
     for _ in range(3):
         await stack.publish(event, event_id=event_id)
-    await mailbox.wait_for(family)
-    marker = f"famille-{uuid.uuid4().hex[:6]}@example.fr"  # published after: once it is in, the 3 were handled
-    await stack.publish(_submitted(f"app-{uuid.uuid4().hex[:8]}", marker))
-    await mailbox.wait_for(marker)
-    await asyncio.sleep(1.0)
+    # Every delivery consumed: the messages the service will ever make of them are in its log; once
+    # they are all sent, the mailbox holds everything it will get.
+    await stack.caught_up(notification.consumer_group, [event.topic.name])
+    log = await settled(notification, stack, family, 1)
+    assert len(log) == 1
     assert len(mailbox.messages(family)) == 1
-    assert len(await log_of(notification, stack, family)) == 1
 
 
-async def test_scheduled_broadcast_survives_a_restart_and_goes_out_once(stack, notification, mailbox):
+async def test_scheduled_broadcast_survives_a_restart_and_goes_out_once(stack, notification, mailbox, campaign):
     families = [f"famille-{uuid.uuid4().hex[:6]}@example.fr" for _ in range(2)]
-    for i, family in enumerate(families):
-        await stack.publish(_submitted(f"app-{uuid.uuid4().hex[:8]}", family))
-    # the same guardian enrolling a second child is one recipient
-    await stack.publish(_submitted(f"app-{uuid.uuid4().hex[:8]}", families[0].upper()))
     for family in families:
-        await mailbox.wait_for(family)
+        await stack.publish(_submitted(campaign, f"app-{uuid.uuid4().hex[:8]}", family))
+    # the same guardian enrolling a second child is one recipient
+    await stack.publish(_submitted(campaign, f"app-{uuid.uuid4().hex[:8]}", families[0].upper()))
+    await stack.caught_up(notification.consumer_group, [ev.ApplicationSubmitted.topic.name])  # families known
     subject = f"Lancement de la campagne {uuid.uuid4().hex[:6]}"
     send_at = datetime.now(UTC) + timedelta(seconds=6)
     async with httpx.AsyncClient(base_url=notification.url) as client:
@@ -240,21 +242,28 @@ async def test_scheduled_broadcast_survives_a_restart_and_goes_out_once(stack, n
     assert response.status_code == 202, response.text
     broadcast_id = response.json()["broadcast_id"]
     assert response.json()["status"] == "scheduled"
-    assert response.json()["recipients_known_now"] >= 2
+    assert response.json()["recipients_known_now"] >= 2  # and any family an earlier test of the module made
 
-    notification.stop()
-    assert not [m for m in mailbox.messages() if m["Subject"] == subject]
-    await asyncio.sleep(max(0.0, (send_at - datetime.now(UTC)).total_seconds()) + 1)
-    notification.start(timeout=90)
+    await asyncio.to_thread(notification.stop)
+    try:
+        assert not [m for m in mailbox.messages() if m["Subject"] == subject]
+        await asyncio.sleep(max(0.0, (send_at - datetime.now(UTC)).total_seconds()) + 1)  # its time passes, stopped
+    finally:
+        await asyncio.to_thread(notification.start, timeout=120)  # the module's process, for every later test
 
-    for family in families:
-        await mailbox.wait_for(family, 2)
-    await asyncio.sleep(3)  # the worker's polls after sending add nothing
-    for family in families:
-        assert [m["Subject"] for m in mailbox.messages(family)].count(subject) == 1
     async with httpx.AsyncClient(base_url=notification.url) as client:
-        state = (await client.get(f"/v1/broadcasts/{broadcast_id}", headers=stack.auth("admin"))).json()
-    assert state["status"] == "expanded"
+        async def gone_out() -> dict | None:
+            state = (await client.get(f"/v1/broadcasts/{broadcast_id}", headers=stack.auth("admin"))).json()
+            final = state["status"] == "expanded" and state["messages_by_state"] == {"sent": state["recipient_count"]}
+            return state if final else None
+
+        # expanded once (its messages made in that transaction) and every one of them sent: final
+        state = await _eventually(gone_out, "the broadcast was not expanded and sent after the restart", 60)
+    sent = [m["To"].lower() for m in mailbox.messages() if m["Subject"] == subject]
+    assert len(sent) == state["recipient_count"]
+    for family in families:
+        assert sent.count(family) == 1
+        await settled(notification, stack, family, 2)
 
 
 async def test_every_message_arrives_once_after_smtp_was_down_and_5xx_fails_with_its_reason(
@@ -270,34 +279,23 @@ async def test_every_message_arrives_once_after_smtp_was_down_and_5xx_fails_with
             document_sha256="0" * 64, signed_at=NOW,
         ))
 
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    async def tried_twice() -> dict | None:
         log = await log_of(notification, stack, clubs[0])
-        if log and log[0]["attempts"] >= 2:
-            break
-        await asyncio.sleep(0.3)
-    assert log[0]["state"] in ("pending", "sending") and "injoignable" in (log[0]["last_error"] or "")
+        return log[0] if log and log[0]["attempts"] >= 2 else None
+
+    first = await _eventually(tried_twice, f"no second attempt for {clubs[0]}")
+    assert first["state"] in ("pending", "sending") and "injoignable" in (first["last_error"] or "")
 
     flaky = Controller(FlakySmtp(mailbox.directory), hostname="127.0.0.1", port=smtp_port)
     flaky.start()  # SMTP up again, answering 451 once per message before accepting
     mailbox.controller = flaky
     for club in clubs:
-        await mailbox.wait_for(club)
-    await asyncio.sleep(2)
-    for club in clubs:
+        (entry,) = await settled(notification, stack, club, 1)  # sent: nothing more will go out for it
         assert len(mailbox.messages(club)) == 1
-        (entry,) = await log_of(notification, stack, club)
-        assert entry["state"] == "sent"
         assert "retry" in [step["outcome"] for step in entry["log"]]
         assert any((step["detail"] or "").startswith("451") for step in entry["log"])
 
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        (failed,) = await log_of(notification, stack, refused)
-        if failed["state"] == "failed":
-            break
-        await asyncio.sleep(0.3)
-    assert failed["state"] == "failed"
+    (failed,) = await settled(notification, stack, refused, 1, state="failed")
     assert failed["last_error"].startswith("550 5.1.1") and "refuse.example" not in failed["last_error"]
     event = await stack.wait_for_event(
         "notification.messages",

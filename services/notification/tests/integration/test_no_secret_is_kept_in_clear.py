@@ -32,6 +32,7 @@ async def notification(stack, smtp_capture):
         "notification",
         database_url=database_url,
         smtp_port=smtp_capture.port,
+        own_consumer_group=True,  # only what this test publishes, not what earlier tests left on the topics
         env={
             "CARNET_NOTIFICATION_WORKER_POLL_SECONDS": "0.2",
             "CARNET_NOTIFICATION_ACTIVATION_URL": ACTIVATION_URL,

@@ -1,12 +1,13 @@
 """Issue 13 on the real stack: a season's e-mails sent, then a family's export (its own, and the admin's
 by address), a family's erasure (GuardianErasureRequested) and the campaign's purge
 (CampaignPurgeStarted, through the runtime's hook): afterwards no column of any table of the service's
-database holds that season's names or addresses, and `GET /v1/stats` gives the same figures."""
+database holds that season's names or addresses, and `GET /v1/stats` gives the same figures. The season's
+campaign is dated from today and the e-mails go to the test's own capture (conftest)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import asyncpg
 import httpx
@@ -14,6 +15,8 @@ import pytest
 
 from carnet_contracts import events as ev
 from carnet_local.testing import poll_database
+
+from .support import Campaign, iso_week
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +57,7 @@ async def _get(notification, path: str, headers: dict, **params) -> dict:
 
 
 class Family:
-    def __init__(self, campaign: str, first_name: str, last_name: str):
+    def __init__(self, campaign: Campaign, first_name: str, last_name: str):
         self.campaign, self.first_name, self.last_name = campaign, first_name, last_name
         self.sub, self.application_id, self.wallet_id = _id("family"), _id("app"), _id("wal")
         self.email = f"{first_name.lower()}.{uuid.uuid4().hex[:6]}@example.fr"
@@ -63,18 +66,18 @@ class Family:
         guardian = ev.GuardianContact(last_name=self.last_name, first_name="Parent", email=self.email)
         pupil = ev.Pupil(last_name=self.last_name, first_name=self.first_name, level="5e")
         await stack.publish(ev.ApplicationSubmitted(
-            application_id=self.application_id, campaign_id=self.campaign, school_id="0920001A",
+            application_id=self.application_id, campaign_id=self.campaign.campaign_id, school_id="0920001A",
             family_sub=self.sub, student=pupil, guardian=guardian, submitted_at=NOW,
         ))
         await stack.publish(ev.PassGranted(
-            application_id=self.application_id, campaign_id=self.campaign, campaign_label=self.campaign,
-            school_id="0920001A", family_sub=self.sub, student=pupil, guardian=guardian, allowance_cents=7000,
-            tickets_per_pass=7, ticket_min_cents=500, ticket_max_cents=7000, pass_valid_until=date(2027, 3, 31),
-            validated_at=NOW,
+            application_id=self.application_id, campaign_id=self.campaign.campaign_id,
+            campaign_label=self.campaign.label, school_id="0920001A", family_sub=self.sub, student=pupil,
+            guardian=guardian, allowance_cents=7000, tickets_per_pass=7, ticket_min_cents=500,
+            ticket_max_cents=7000, pass_valid_until=self.campaign.pass_valid_until, validated_at=NOW,
         ))
         await stack.publish(ev.WalletCreated(
-            wallet_id=self.wallet_id, application_id=self.application_id, campaign_id=self.campaign,
-            family_sub=self.sub, ticket_count=7, allowance_cents=7000, valid_until=date(2027, 3, 31),
+            wallet_id=self.wallet_id, application_id=self.application_id, campaign_id=self.campaign.campaign_id,
+            family_sub=self.sub, ticket_count=7, allowance_cents=7000, valid_until=self.campaign.pass_valid_until,
             student_first_name=self.first_name, guardian_email=self.email, created_at=NOW,
         ))
 
@@ -83,23 +86,17 @@ class Family:
         return (self.email, self.first_name, self.last_name, self.sub, self.application_id, self.wallet_id)
 
 
-async def test_export_erasure_and_purge_of_a_season(stack, notification, mailbox):
+async def test_export_erasure_and_purge_of_a_season(stack, notification, mailbox, campaign):
     database = notification.env["CARNET_NOTIFICATION_DATABASE_URL"]
-    campaign = _id("campaign")
-    await stack.publish(ev.CampaignPublished(
-        campaign_id=campaign, label=campaign, enrolment_opens=date(2026, 6, 1), enrolment_closes=date(2026, 11, 30),
-        pass_valid_until=date(2027, 3, 31), reimbursement_deadline=date(2027, 4, 30), allowance_cents=7000,
-        tickets_per_pass=7, ticket_min_cents=500, ticket_max_cents=7000, eligible_postcode_prefixes=["92"],
-        eligible_levels=["6e", "5e", "4e", "3e"],
-    ))
-    await poll_database(database, "SELECT count(*) FROM campaigns WHERE campaign_id = $1", campaign)
     lea, marc = Family(campaign, "Noémie", "Lefebvre"), Family(campaign, "Jules", "Garnier")
+    campaign_id = campaign.campaign_id
     for family in (lea, marc):
         await family.season(stack)
     correspondent = f"{_id('principal')}@college.fr"
     await stack.publish(ev.CorrespondentDigestDue(
         digest_id=_id("digest"), school_id="0920001A", school_name="Collège Paul Éluard",
-        correspondent_email=correspondent, week="2026-W49", total_waiting=2, oldest_submitted_at=NOW, due_at=NOW,
+        correspondent_email=correspondent, week=iso_week(NOW.date()), total_waiting=2, oldest_submitted_at=NOW,
+        due_at=NOW,
         waiting=[ev.WaitingFile(application_id=f.application_id, student_last_name=f.last_name,
                                 student_first_name=f.first_name, submitted_at=NOW) for f in (lea, marc)],
     ))
@@ -107,7 +104,7 @@ async def test_export_erasure_and_purge_of_a_season(stack, notification, mailbox
         await mailbox.wait_for(family.email, 2)
     await mailbox.wait_for(correspondent)
     await poll_database(database, "SELECT count(*) = 5 FROM messages WHERE campaign_id = $1 AND state = 'sent'",
-                        campaign)
+                        campaign_id)
 
     # a family's own export: its messages with their bodies, the digest that names its child without
     # the body (it names another family's child too), nothing of the other family
@@ -124,14 +121,14 @@ async def test_export_erasure_and_purge_of_a_season(stack, notification, mailbox
     by_address = await _get(notification, "/v1/privacy/export", stack.auth("admin"), email=lea.email.upper())
     assert {m["template"] for m in by_address["messages"]} == set(mine) and by_address["email"] == lea.email
 
-    figures = await _get(notification, "/v1/stats", stack.auth("admin"), campaign_id=campaign)
+    figures = await _get(notification, "/v1/stats", stack.auth("admin"), campaign_id=campaign_id)
     assert figures["messages"] == 5 and figures["by_state"] == {"sent": 5}
     assert figures["by_template"]["wallet_ready"] == {"sent": 2}
 
     # Léa's family asks to be erased
     await stack.publish(ev.GuardianErasureRequested(
         erasure_id=_id("erasure"), application_ids=[lea.application_id], wallet_ids=[lea.wallet_id],
-        family_subs=[lea.sub], campaign_ids=[campaign], requested_at=NOW,
+        family_subs=[lea.sub], campaign_ids=[campaign_id], requested_at=NOW,
     ))
     await poll_database(database, "SELECT count(*) = 0 FROM wallets WHERE wallet_id = $1", lea.wallet_id)
     stored = await _stored_text(database)
@@ -141,15 +138,15 @@ async def test_export_erasure_and_purge_of_a_season(stack, notification, mailbox
     assert (await _get(notification, "/v1/privacy/export", stack.auth("family", sub=lea.sub)))["messages"] == []
 
     # the campaign's purge
-    await stack.publish(ev.CampaignPurgeStarted(campaign_id=campaign, purge_id=_id("purge"), purge_before=NOW,
+    await stack.publish(ev.CampaignPurgeStarted(campaign_id=campaign_id, purge_id=_id("purge"), purge_before=NOW,
                                                 announced_at=NOW))
     await poll_database(database, "SELECT count(*) = 0 FROM messages WHERE campaign_id = $1 AND forgotten_at IS NULL",
-                        campaign)
+                        campaign_id)
     stored = await _stored_text(database)
     for trace in (*lea.traces, *marc.traces, correspondent):
         assert trace not in stored, f"{trace} still stored after the purge"
-    assert await _get(notification, "/v1/stats", stack.auth("admin"), campaign_id=campaign) == figures
+    assert await _get(notification, "/v1/stats", stack.auth("admin"), campaign_id=campaign_id) == figures
     log = await _get(notification, "/v1/messages", stack.auth("admin"), limit=500)
-    kept = [m for m in log["messages"] if m["campaign_id"] == campaign]
+    kept = [m for m in log["messages"] if m["campaign_id"] == campaign_id]
     assert len(kept) == 5 and all(m["recipient"] is None and m["body"] is None for m in kept)
     assert "Pass Hauts-de-Seine : inscription de [effacé] [effacé] bien reçue" in {m["subject"] for m in kept}

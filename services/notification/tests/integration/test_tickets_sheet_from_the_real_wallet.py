@@ -1,6 +1,7 @@
 """The one call off any request path, end to end: the family asks the real wallet service for its
 tickets by e-mail; the notification service fetches the sheet (`?request_id=`, the snapshot the wallet
-took when asked) with a service token and mails it."""
+took when asked) with a service token and mails it. The two processes serve the module; each test reads its
+own SMTP capture (conftest's `mailbox`, on the module's port)."""
 
 from __future__ import annotations
 
@@ -15,31 +16,18 @@ import pytest
 from pypdf import PdfReader
 
 from carnet_contracts import events as ev
-from carnet_local.processes import free_port
-from carnet_local.pytest_plugin import MailCapture
-from carnet_local.smtp import start_capture
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def smtp_capture(tmp_path_factory):
-    """The capture for the module's two processes (the plugin's is per test)."""
-    directory = tmp_path_factory.mktemp("mail")
-    port = free_port()
-    controller = start_capture(directory, port)
-    yield MailCapture(directory, port)
-    controller.stop()
-
-
-@pytest.fixture(scope="module")
-async def processes(stack, smtp_capture):
+async def processes(stack, smtp_port):
     wallet = stack.service("wallet", database_url=await stack.create_database("wallet"), own_consumer_group=True)
     await asyncio.to_thread(wallet.start, timeout=120)
     notification = stack.service(
         "notification",
         database_url=await stack.create_database("notification"),
-        smtp_port=smtp_capture.port,
+        smtp_port=smtp_port,
         own_consumer_group=True,
         env={"CARNET_WALLET_URL": wallet.url, "CARNET_NOTIFICATION_WORKER_POLL_SECONDS": "0.2"},
     )
@@ -47,16 +35,6 @@ async def processes(stack, smtp_capture):
     yield wallet, notification
     await asyncio.to_thread(notification.stop)
     await asyncio.to_thread(wallet.stop)
-
-
-async def _mail_for(capture, to: str, subject: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for message in capture.messages():
-            if message["To"] == to and message["Subject"] == subject:
-                return message
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no '{subject}' for {to} within {timeout} s")
 
 
 async def _wallet_with_two_credited_tickets(stack, wallet) -> tuple[str, str, str, dict]:
@@ -109,23 +87,23 @@ def _codes_on(sheet_mail) -> str:
     return text.replace("-", "").replace(" ", "").replace("\n", "")
 
 
-async def test_tickets_asked_by_email_arrive_as_the_wallet_sheet_with_their_codes(stack, processes, smtp_capture):
+async def test_tickets_asked_by_email_arrive_as_the_wallet_sheet_with_their_codes(stack, processes, mailbox):
     wallet, _ = processes
     wallet_id, family_sub, guardian_email, codes = await _wallet_with_two_credited_tickets(stack, wallet)
     await _ask_by_email(stack, wallet, wallet_id, family_sub)
 
-    ready = await _mail_for(
-        smtp_capture, guardian_email, "Pass Hauts-de-Seine : le porte-monnaie électronique de Léa est prêt"
+    ready = await mailbox.one(
+        guardian_email, "Pass Hauts-de-Seine : le porte-monnaie électronique de Léa est prêt", timeout=60
     )
     assert "70\u00a0€" in ready.get_body(("plain",)).get_content()
-    sheet_mail = await _mail_for(smtp_capture, guardian_email, "Pass Hauts-de-Seine : vos 2 tickets en pièce jointe")
+    sheet_mail = await mailbox.one(guardian_email, "Pass Hauts-de-Seine : vos 2 tickets en pièce jointe", timeout=60)
     flat = _codes_on(sheet_mail)
     for _, code, _ in codes.values():
         assert code.replace("-", "").replace(" ", "") in flat
 
 
 async def test_the_ticket_email_carries_the_sheet_as_asked_although_a_ticket_was_redeemed_before_sending(
-    stack, processes, smtp_capture
+    stack, processes, mailbox
 ):
     wallet, notification = processes
     await asyncio.to_thread(notification.stop)  # the e-mail waits on Kafka while a ticket is redeemed
@@ -148,7 +126,7 @@ async def test_the_ticket_email_carries_the_sheet_as_asked_although_a_ticket_was
     finally:
         await asyncio.to_thread(notification.start, timeout=120)
 
-    sheet_mail = await _mail_for(smtp_capture, guardian_email, "Pass Hauts-de-Seine : vos 2 tickets en pièce jointe")
+    sheet_mail = await mailbox.one(guardian_email, "Pass Hauts-de-Seine : vos 2 tickets en pièce jointe", timeout=60)
     flat = _codes_on(sheet_mail)
     for _, code, _ in codes.values():  # the redeemed one too: the sheet as it was when asked
         assert code.replace("-", "").replace(" ", "") in flat
