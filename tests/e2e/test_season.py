@@ -22,7 +22,8 @@ import asyncpg
 import pytest
 
 from carnet_contracts import events as ev
-from carnet_local.demo import Endpoints, Season, SeasonOutcome, SeasonSize
+from carnet_local.endpoints import Endpoints
+from carnet_local.season import Season, SeasonOutcome, SeasonSize
 from carnet_local.processes import free_port
 from carnet_local.report import NEW_AFFILIATE_LEAD, gather
 from carnet_local.smtp import start_capture

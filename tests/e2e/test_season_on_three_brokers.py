@@ -25,7 +25,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from carnet_contracts.topics import ALL_TOPICS
-from carnet_local.demo import Endpoints, Season, SeasonOutcome, SeasonSize
+from carnet_local.endpoints import Endpoints
+from carnet_local.season import Season, SeasonOutcome, SeasonSize
 from carnet_local.processes import free_port
 from carnet_local.report import gather
 from carnet_local.smtp import start_capture
