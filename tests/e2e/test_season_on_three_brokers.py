@@ -135,7 +135,8 @@ def differences(report: dict) -> dict:
 
 def comparable(report: dict) -> dict:
     """The figures of a season, without what names the run or depends on the clock."""
-    kept = {k: v for k, v in report.items() if k not in ("campaign", "validation_delay")}
+    kept = {k: v for k, v in report.items()
+            if k not in ("campaign", "validation_delay", "waiting", "schools", "by_affiliate", "affiliates_by_status")}
     kept["within_promise_ratio"] = report["validation_delay"]["within_promise_ratio"]
     return kept
 

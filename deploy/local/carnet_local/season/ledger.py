@@ -61,9 +61,10 @@ class SeasonLedger:
         spent = {t for t, _ in self.active.values()}
         return {t: ("redeemed" if t in spent else "credited", cents) for t, (_, cents) in self.holding.items()}
 
-    def redemption_statuses(self) -> dict[str, tuple[str, str, int]]:
-        """Each redemption's ticket, status and amount as the redemption service must hold it."""
-        return {r: (t, "cancelled" if r in self.cancelled else "active", cents)
+    def redemption_statuses(self) -> dict[str, tuple[str, str, int, str | None]]:
+        """Each redemption's ticket, status, amount and who cancelled it, as the redemption service must
+        hold it."""
+        return {r: (t, "cancelled" if r in self.cancelled else "active", cents, self.cancelled.get(r))
                 for r, (t, cents) in self.redemptions.items()}
 
     def statement_lines(self) -> dict[str, tuple[str, int]]:
