@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 
 from carnet_contracts import topics
-from carnet_local.demo import Endpoints, Season, SeasonSize, iban_for, paris_today
+from carnet_local.endpoints import Endpoints
+from carnet_local.season import Season, SeasonSize, iban_for, paris_today
 from carnet_local.testing import FiveServices
 
 

@@ -107,7 +107,8 @@ def token(
 
 @app.command("demo")
 def demo(
-    families: int = typer.Option(200, "--families", min=4, help="families who apply (some are refused)"),
+    families: int = typer.Option(200, "--families", min=4, help="families who apply online (some are refused; "
+                                                                "one more is entered on paper by its school)"),
     schools: int = typer.Option(4, "--schools", min=1, help="schools (collèges)"),
     affiliates: int = typer.Option(6, "--affiliates", min=1, help="organisations that join and sign the convention"),
     seed: int = typer.Option(2014, "--seed", help="same seed, same season"),
@@ -116,13 +117,14 @@ def demo(
     """Run a whole campaign season against the running local stack (`carnet stack up`)."""
     import asyncio
 
-    from .demo import DemoError, Endpoints, RichPhases, Season, SeasonSize
+    from .endpoints import Endpoints, ToolError
+    from .season import RichPhases, Season, SeasonSize
 
     size = SeasonSize(families=families, schools=schools, affiliates=affiliates, seed=seed)
     try:
         with RichPhases(console) as phases:
             outcome = asyncio.run(Season(Endpoints.local(), size, phases=phases, timeout=timeout).run())
-    except DemoError as exc:
+    except ToolError as exc:
         _fail(str(exc))
     console.print(f"Campagne [bold]{outcome.campaign_id}[/bold] jouée. Le bilan : "
                   f"uv run carnet report --campaign-id {outcome.campaign_id}", highlight=False)
@@ -131,27 +133,39 @@ def demo(
 @app.command("report")
 def report(
     campaign_id: str = typer.Option(None, "--campaign-id", help="the campaign (default: the latest opened)"),
+    as_of: str = typer.Option(None, "--as-of", help="the day (YYYY-MM-DD, Europe/Paris) the committed budget is "
+                                                    "counted at the end of (default: today)"),
     output: str = typer.Option("table", "--format", help="table, csv or json"),
 ) -> None:
-    """The campaign's figures as the département presents them, gathered from the services' APIs."""
+    """The campaign's figures as the département presents them, and the budget still committed as of a
+    day, gathered from the services' figures APIs; says whether every cent credited is in exactly one
+    part (outstanding, expired unspent, pending, in payment, reimbursed)."""
     import asyncio
+    from datetime import date
 
     from . import report as figures
-    from .demo import DemoError, Endpoints
+    from .endpoints import Endpoints, ToolError
 
     if output not in ("table", "csv", "json"):
         _fail(f"unknown format {output!r}: table, csv or json")
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        _fail(f"--as-of {as_of!r} is not a day written YYYY-MM-DD")
     config = StackConfig.from_env()
     ensure_keys(config.keys_dir)
     admin = local_token(config.keys_dir, "admin", sub="admin-report", ttl_seconds=600)
     try:
-        found = asyncio.run(figures.gather(Endpoints.local(), {"Authorization": f"Bearer {admin}"}, campaign_id))
-    except DemoError as exc:
+        found = asyncio.run(figures.gather(Endpoints.local(), {"Authorization": f"Bearer {admin}"}, campaign_id, day))
+    except ToolError as exc:
         _fail(str(exc))
     if output == "table":
         console.print(figures.as_table(found))
     else:
         print(figures.as_csv(found) if output == "csv" else figures.as_json(found), end="" if output == "csv" else "\n")
+    if not found["committed"]["holds"]:
+        errors.print(f"carnet: {found['committed']['verdict']}", style="bold red", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)  # the figures are printed, and they do not add up
 
 
 privacy_app = typer.Typer(help="A family's rights: what Carnet holds about a guardian.", no_args_is_help=True)
@@ -164,7 +178,7 @@ def privacy_export(email: str = typer.Option(..., "--email", help="the guardian'
     import asyncio
     import json
 
-    from .demo import DemoError, Endpoints
+    from .endpoints import Endpoints, ToolError
     from .privacy import export
 
     config = StackConfig.from_env()
@@ -172,7 +186,7 @@ def privacy_export(email: str = typer.Option(..., "--email", help="the guardian'
     admin = {"Authorization": f"Bearer {local_token(config.keys_dir, 'admin', sub='admin-privacy', ttl_seconds=600)}"}
     try:
         found = asyncio.run(export(Endpoints.local(), admin, email))
-    except DemoError as exc:
+    except ToolError as exc:
         _fail(str(exc))
     print(json.dumps(found, indent=2, ensure_ascii=False))
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from .demo import DemoError, Endpoints
+from .endpoints import Endpoints, ToolError
 
 # The services that hold personal data about families (API.md, Privacy: "every service that holds
 # personal data"); the others answer 404 on the route, which the export records as "nothing held".
@@ -22,11 +22,11 @@ async def export(endpoints: Endpoints, admin_headers: dict[str, str], email: str
         try:
             answer = await client.get(url, params={"email": email}, headers=admin_headers)
         except httpx.HTTPError as exc:
-            raise DemoError(f"{url} unreachable ({exc.__class__.__name__}): is the stack up (`carnet stack up`)?") from None
+            raise ToolError(f"{url} unreachable ({exc.__class__.__name__}): is the stack up (`carnet stack up`)?") from None
         if answer.status_code == 404 and answer.json().get("error", {}).get("code") == "NOT_FOUND":
             return service, {"holds": "nothing about families"}
         if answer.status_code != 200:
-            raise DemoError(f"GET {url} answered {answer.status_code} {answer.text[:300]}")
+            raise ToolError(f"GET {url} answered {answer.status_code} {answer.text[:300]}")
         return service, answer.json()
 
     async with httpx.AsyncClient(timeout=30) as client:
