@@ -61,13 +61,16 @@ class Pupil:
         return self.form["guardian"]["email"]
 
     @property
-    def personal(self) -> list[str]:
-        """What identifies the child and the guardian, as written on the form (and the birth date as
-        a French sheet would print it)."""
+    def written(self) -> list[str]:
+        """What identifies the child and the guardian, as written on the form."""
         s, g, a = self.form["student"], self.form["guardian"], self.form["address"]
-        born = date.fromisoformat(s["birth_date"])
-        return [v for v in (s["last_name"], s["first_name"], s["birth_date"], f"{born:%d/%m/%Y}", g["last_name"],
-                            g["first_name"], g["email"], g.get("phone"), a["line"]) if v]
+        return [v for v in (s["last_name"], s["first_name"], s["birth_date"], g["last_name"], g["first_name"],
+                            g["email"], g.get("phone"), a["line"]) if v]
+
+    @property
+    def personal(self) -> list[str]:
+        """The same, and the birth date as a French list or sheet would print it."""
+        return [*self.written, f"{date.fromisoformat(self.form['student']['birth_date']):%d/%m/%Y}"]
 
 
 @dataclass
@@ -142,7 +145,10 @@ class Carnet:
         """A campaign of its own (the demo's, with `campaign` changed), its schools and active affiliates."""
         season = Season(self.endpoints, SeasonSize(families=0, schools=schools, affiliates=affiliates,
                                                    seed=random.randrange(10**6)), timeout=90)
-        async with httpx.AsyncClient(timeout=90) as season.http:
+        # a connection per request: a kept-alive one the service closes after its idle timeout, while a
+        # test waits on a barrier, would cut the next request off
+        no_reuse = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(timeout=90, limits=no_reuse) as season.http:
             await season.publish()
             if campaign:
                 season.campaign = season.campaign | campaign
@@ -215,6 +221,21 @@ class Play:
         await self.season.caught_up(self.carnet.groups[service], [self.carnet.topic(t) for t in feeds],
                                     f"{service} catching up")
 
+    async def settled(self, *services: str) -> None:
+        """Each of `services` (every consumer when none is named) has consumed everything published so
+        far on every topic it reads (those its group holds offsets on)."""
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.carnet.stack.kafka_bootstrap)
+        await admin.start()
+        try:
+            read = {s: sorted({tp.topic for tp in await admin.list_consumer_group_offsets(self.carnet.groups[s])})
+                    for s in services or ("wallet", "redemption", "affiliation", "notification")}
+        finally:
+            await admin.close()
+        for service, names in read.items():
+            await self.season.caught_up(self.carnet.groups[service], names, f"{service} catching up")
+
     async def events(self, topic: Topic, until: Callable[[list[dict]], bool], timeout: float = 60) -> list[dict]:
         """The events on `topic` from its beginning, until `until(events)` holds."""
         return await self.carnet.stack.events(self.carnet.topic(topic), until=until, timeout=timeout)
@@ -275,6 +296,17 @@ class Play:
         await self.validate(pupil)
         await self.wallet_ready(pupil)
         return pupil
+
+    async def roster(self, school_id: str, pupils: list[Pupil], *others: dict[str, str]) -> dict[str, Any]:
+        """The school's student list (as Excel saves it: `;`, cp1252), with those pupils and `others`
+        (students who never applied); the matched applications validated."""
+        lines = ["Nom;Prénom;Date de naissance;Niveau"]
+        for student in [p.form["student"] for p in pupils] + list(others):
+            born = date.fromisoformat(student["birth_date"])
+            lines.append(f"{student['last_name'].upper()};{student['first_name']};{born:%d/%m/%Y};{student['level']}")
+        body = ("\r\n".join(lines) + "\r\n").encode("cp1252")
+        return (await self.call("POST", "enrolment", f"/v1/schools/{school_id}/roster", params={"validate_matched": "true"},
+                                content=body, headers=self.correspondent(school_id) | {"Content-Type": "text/csv"})).json()
 
     async def wallet(self, pupil: Pupil, headers: dict[str, str] | None = None) -> dict[str, Any]:
         return (await self.call("GET", "wallet", f"/v1/wallets/{pupil.wallet_id}",
