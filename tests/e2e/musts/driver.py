@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import signal
 import string
 import uuid
@@ -84,6 +85,7 @@ class Carnet:
     run: str
     topic_names: dict[str, str]   # CARNET_TOPIC_* -> the name these services use
     mail: Mail = field(init=False)
+    birth_dates: set[date] = field(default_factory=set)  # one child per birth date: a scan for one finds that child
 
     def __post_init__(self) -> None:
         self.mail = Mail(self.mail_dir)
@@ -250,7 +252,11 @@ class Play:
         tag = letters(rng, 5)
         today = paris_today()
         school_year = today.year if today.month >= 9 else today.year - 1
-        born = date(school_year - 11 - ["6e", "5e", "4e", "3e"].index(level), 1, 1) + timedelta(days=rng.randrange(1, 360))
+        while True:
+            born = date(school_year - 11 - ["6e", "5e", "4e", "3e"].index(level), 1, 1) + timedelta(days=rng.randrange(1, 360))
+            if born not in self.carnet.birth_dates:
+                self.carnet.birth_dates.add(born)
+                break
         last = f"{rng.choice(LAST_NAMES)}-{tag.capitalize()}"
         return {
             "campaign_id": self.campaign_id, "school_id": school_id,
@@ -379,6 +385,26 @@ class Play:
                         headers=self.admin)
         await self.caught_up("affiliation", topics.ENROLMENT_CAMPAIGNS)
         await self.caught_up("redemption", topics.ENROLMENT_CAMPAIGNS)
+
+    def contact(self, affiliate: Affiliate) -> str:
+        """The contact address the demo's onboarding gave this affiliate of the season."""
+        return f"contact.{self.season.run_id}.{self.affiliates.index(affiliate)}@example.org"
+
+    async def change_iban(self, affiliate: Affiliate, iban: str) -> dict[str, Any]:
+        """The organisation asks for a new IBAN and confirms it with the code e-mailed to its contact."""
+        path = f"/v1/affiliates/{affiliate.affiliate_id}/iban-change"
+        codes = len(self.carnet.mail.to(self.contact(affiliate), "confirmer le changement d'IBAN"))
+        await self.call("POST", "affiliation", path, json={"iban": iban}, headers=self.counter(affiliate), expect=(202,))
+        sent = await self.carnet.mail.wait(self.contact(affiliate), "confirmer le changement d'IBAN", count=codes + 1)
+        otp = sent[-1].find(r"\b(\d{6})\b")
+        return (await self.call("POST", "affiliation", f"{path}/confirm", json={"otp": otp},
+                                headers=self.counter(affiliate))).json()
+
+    async def sepa_ibans(self, batch_id: str) -> list[str]:
+        """The organisations' IBANs in a batch's SEPA file (not the département's, the debtor)."""
+        xml = (await self.call("GET", "affiliation", f"/v1/reimbursement-batches/{batch_id}/sepa.xml",
+                               headers=self.admin)).text
+        return re.findall(r"<CdtrAcct>\s*<Id>\s*<IBAN>([A-Z0-9]+)</IBAN>", xml)
 
     async def batch(self) -> dict[str, Any]:
         return (await self.call("POST", "affiliation", "/v1/reimbursement-batches", json={"campaign_id": self.campaign_id},

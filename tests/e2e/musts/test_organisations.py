@@ -5,61 +5,46 @@ voided), is refused once the redemption is in a batch, and the organisation is t
 
 from __future__ import annotations
 
+import asyncio
 import random
-import re
 
 import pytest
 
 from carnet_contracts import topics
 from carnet_local.demo import iban_for
 
-from .driver import Carnet, Play
+from .driver import Carnet
 
 pytestmark = pytest.mark.integration
-
-
-def contact_of(play: Play, index: int) -> str:
-    """The contact address the demo's onboarding gives the season's affiliate number `index`."""
-    return f"contact.{play.season.run_id}.{index}@example.org"
-
-
-async def sepa_ibans(play: Play, batch_id: str) -> list[str]:
-    xml = (await play.call("GET", "affiliation", f"/v1/reimbursement-batches/{batch_id}/sepa.xml",
-                           headers=play.admin)).text
-    return re.findall(r"<CdtrAcct>\s*<Id>\s*<IBAN>([A-Z0-9]+)</IBAN>", xml)  # the organisations' (not the debtor's)
 
 
 async def test_an_iban_changed_with_the_emailed_code_is_paid_by_the_next_batch_while_an_earlier_batch_keeps_the_old_one(
         carnet: Carnet):
     async with carnet.play(schools=1, affiliates=1, redemption_cancel_grace_minutes=0) as play:
-        counter, contact = play.affiliates[0], contact_of(play, 0)
+        counter = play.affiliates[0]
+        contact = play.contact(counter)
         pupil = await play.granted(play.schools[0])
         first, second = await play.credit(pupil, 1000, 2000)
         await play.redemption_ready()
         await play.redeemed(first["code"], counter)
         await play.statement_holds(counter, 1)
         before = await play.batch()
-        [old_iban] = await sepa_ibans(play, before["batch_id"])
+        [old_iban] = await play.sepa_ibans(before["batch_id"])
         assert old_iban.endswith(before["transfers"][0]["iban"][-4:])
 
         new_iban = iban_for(random.Random(play.season.run_id + "-new-bank"))
-        asked = await play.call("POST", "affiliation", f"/v1/affiliates/{counter.affiliate_id}/iban-change",
-                                json={"iban": new_iban}, headers=play.counter(counter), expect=(202,))
-        assert asked.json()["new_iban"].endswith(new_iban[-4:])
-        [code_mail] = await carnet.mail.wait(contact, "confirmer le changement d'IBAN")
+        changed = await play.change_iban(counter, new_iban)
+        assert changed["iban"].endswith(new_iban[-4:])
+        code_mail = carnet.mail.to(contact, "confirmer le changement d'IBAN")[-1]
         assert new_iban not in code_mail.text and new_iban[-4:] in code_mail.text, "the e-mail shows the suffix only"
-        otp = code_mail.find(r"\b(\d{6})\b")
-        changed = await play.call("POST", "affiliation", f"/v1/affiliates/{counter.affiliate_id}/iban-change/confirm",
-                                  json={"otp": otp}, headers=play.counter(counter))
-        assert changed.json()["iban"].endswith(new_iban[-4:])
         await carnet.mail.wait(contact, "nouvel IBAN enregistré")
 
         await play.redeemed(second["code"], counter)
         await play.statement_holds(counter, 2)
         after = await play.batch()
         assert (after["count"], after["total_cents"]) == (1, 2000)
-        assert await sepa_ibans(play, after["batch_id"]) == [new_iban]
-        assert await sepa_ibans(play, before["batch_id"]) == [old_iban], "the earlier batch keeps the IBAN it was made with"
+        assert await play.sepa_ibans(after["batch_id"]) == [new_iban]
+        assert await play.sepa_ibans(before["batch_id"]) == [old_iban], "the earlier batch keeps the IBAN it was made with"
         trail = (await play.call("GET", "affiliation", f"/v1/affiliates/{counter.affiliate_id}/audit-trail",
                                  headers=play.admin)).json()["items"]
         changes = [e for e in trail if e["action"].startswith("iban_change")]
@@ -72,7 +57,8 @@ async def test_an_iban_changed_with_the_emailed_code_is_paid_by_the_next_batch_w
 async def test_the_admin_cancels_a_redemption_after_its_grace_period_with_a_reason_is_refused_once_it_is_batched_and_the_organisation_is_told(
         carnet: Carnet):
     async with carnet.play(schools=1, affiliates=1, redemption_cancel_grace_minutes=0) as play:
-        counter, contact = play.affiliates[0], contact_of(play, 0)
+        counter = play.affiliates[0]
+        contact = play.contact(counter)
         pupil = await play.granted(play.schools[0])
         again, voided, batched = await play.credit(pupil, 1000, 2000, 3000)
         await play.redemption_ready()
@@ -113,3 +99,37 @@ async def test_the_admin_cancels_a_redemption_after_its_grace_period_with_a_reas
         print(f"\n  the organisation's own cancel: {own.json()['error']['code']}; the admin cancelled two redemptions "
               f"(then redeemable, then void), the organisation told ({len(told)} e-mails: « {told[0].subject} »); "
               f"once batched: {refused.json()['error']['code']}")
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "cross-service defect: the redemption service learns that a batch holds a redemption only from "
+    "affiliation.reimbursements; an admin cancel it receives before that event is accepted (200, the ticket "
+    "redeemable again) while the batch made at the affiliation service pays the organisation for it "
+    "(affiliation logs 'cancellation of a redemption already in a reimbursement batch'). See the e2e report."))
+async def test_an_admin_cancel_racing_a_reimbursement_batch_never_leaves_a_cancelled_redemption_in_the_batch(
+        carnet: Carnet):
+    async with carnet.play(schools=1, affiliates=1, redemption_cancel_grace_minutes=0) as play:
+        counter = play.affiliates[0]
+        pupil = await play.granted(play.schools[0])
+        tickets = await play.credit(pupil, 1000, 1000, 1000)
+        await play.redemption_ready()
+        redeemed = [await play.redeemed(t["code"], counter) for t in tickets]
+        await play.statement_holds(counter, len(tickets))
+        # the batch is made while the admin's cancels wait at the (held) redemption service: both in flight
+        async with carnet.frozen("redemption"):
+            cancels = [asyncio.create_task(play.http.post(
+                play.url("redemption", f"/v1/redemptions/{r['redemption_id']}/cancel"), headers=play.admin,
+                json={"reason": "Encaissement en double", "then": "redeemable"})) for r in redeemed]
+            batch = await play.batch()
+            assert not any(task.done() for task in cancels)
+        answers = await asyncio.gather(*cancels)
+        await play.settled("affiliation")
+        lines = {r["redemption_id"]: r for r in (await play.statement(counter))["redemptions"]}
+        outcomes = []
+        for done, answer in zip(redeemed, answers, strict=True):
+            line = lines[done["redemption_id"]]
+            outcomes.append((answer.status_code, line["status"], line["batch_id"] == batch["batch_id"]))
+        print(f"\n  batch of {batch['count']} made while {len(answers)} admin cancels were in flight: "
+              f"(cancel answer, statement line, in the batch) = {outcomes}")
+        for status, line, in_batch in outcomes:
+            assert (status, line, in_batch) in ((200, "cancelled", False), (409, "batched", True))

@@ -6,6 +6,7 @@ service's `GET /v1/stats`, `carnet report`) are the same as before the purge."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from carnet_contracts import topics
 from carnet_local.config import SERVICES
-from carnet_local.demo import paris_today
+from carnet_local.demo import iban_for, paris_today
 from carnet_local.report import gather
 
 from .driver import Carnet, Play, Pupil
@@ -21,14 +22,19 @@ from .scan import scan_database, scan_logs, scan_records, topic_records
 
 pytestmark = pytest.mark.integration
 
+# The département's records of its payments, which the affiliation's inventory keeps past the purge
+# (public accounting, 10 years: services/affiliation/privacy.toml): the IBAN a batch paid stays there.
+ACCOUNTING = {"affiliation.batch_transfers", "affiliation.reimbursement_batches",
+              "affiliation.reimbursement_batches.sepa_xml", "affiliation.reimbursement_batches.transfers_csv"}
 # Each service's figures of a campaign (the redemption service has none: API.md, Figures).
 FIGURES = ("enrolment", "wallet", "affiliation", "notification")
 
 
-async def season(play: Play) -> tuple[list[Pupil], list[dict[str, str]]]:
+async def season(play: Play) -> tuple[list[Pupil], list[dict[str, str]], str]:
     """Online and paper families in two schools: validated by a roster import (with a pupil who never
     applied) or one by one, one rejected, one still waiting; tickets credited, e-mailed, replaced,
-    voided, redeemed; a batch paid; the correspondents' digests sent."""
+    voided, redeemed; a batch paid, then the organisation's IBAN changed; the correspondents' digests
+    sent. Returns the families, the pupils only on the roster, and the IBAN the season paid."""
     first, second = play.schools
     online = [await play.apply(first) for _ in range(3)]
     paper = await play.apply(second, paper=True)
@@ -55,12 +61,14 @@ async def season(play: Play) -> tuple[list[Pupil], list[dict[str, str]]]:
     await play.statement_holds(play.affiliates[0], 3)
     made = await play.batch()
     await play.call("POST", "affiliation", f"/v1/reimbursement-batches/{made['batch_id']}/paid", headers=play.admin)
+    [paid_to] = await play.sepa_ibans(made["batch_id"])
+    await play.change_iban(play.affiliates[0], iban_for(random.Random(f"{play.season.run_id}-next-season")))
     await play.call("POST", "enrolment", "/v1/correspondent-digests", params={"force": "true"}, headers=play.admin,
                     expect=(202,))
     await play.ticket_status(paper, lost["ticket_id"], "credited")
     await play.carnet.mail.wait(f"correspondant.{second}@example.org", "votre validation")
     await play.carnet.mail.wait(online[1].email, "en pièce jointe")
-    return [*granted, rejected, waiting], [never_applied]
+    return [*granted, rejected, waiting], [never_applied], paid_to
 
 
 async def figures(play: Play) -> dict[str, Any]:
@@ -87,7 +95,7 @@ async def test_after_the_purge_no_database_topic_or_log_holds_the_seasons_person
     # the season's enrolment opened last of all the campaigns open today: the rosters imported today are its own
     async with carnet.play(schools=2, affiliates=1, redemption_cancel_grace_minutes=0,
                            enrolment_opens=(today - timedelta(days=7)).isoformat()) as play:
-        pupils, roster_only = await season(play)
+        pupils, roster_only, old_iban = await season(play)
         needles = personal(pupils, roster_only)
         play.season.campaign = play.campaign | {
             "enrolment_opens": (today - timedelta(days=400)).isoformat(),
@@ -118,6 +126,9 @@ async def test_after_the_purge_no_database_topic_or_log_holds_the_seasons_person
         traces += scan_records(records, needles)
         traces += scan_logs(carnet.logs(), needles)
         assert traces == [], f"{len(traces)} traces of the season:\n" + "\n".join(map(str, traces[:40]))
+        ibans = [f for s in SERVICES for f in await scan_database(s, carnet.database(s), [old_iban])]
+        ibans += scan_records(records, [old_iban]) + scan_logs(carnet.logs(), [old_iban])
+        assert {f.where for f in ibans} <= ACCOUNTING, "\n".join(map(str, ibans))
         kept = [f for s in SERVICES for f in await scan_database(s, carnet.database(s), neighbour.personal)]
         assert {f.where.split(".")[0] for f in kept} >= {"enrolment", "wallet"}, "another campaign's family is kept"
 
@@ -130,7 +141,8 @@ async def test_after_the_purge_no_database_topic_or_log_holds_the_seasons_person
         print(f"\n  purge {purge['purge_id'][:8]} ({purge['applications_anonymised']} applications anonymised, "
               f"{purge['roster_entries_deleted']} roster lines deleted): none of the season's {len(needles)} personal "
               f"values in the 5 databases, {sum(held.values())} records still on {len(held)} topics, nor the logs; "
-              f"figures of {', '.join(before)} unchanged")
+              f"figures of {', '.join(before)} unchanged; the IBAN the season paid (…{old_iban[-4:]}, since changed) "
+              f"only in the accounting records kept on purpose: {sorted({f.where for f in ibans})}")
 
 
 async def truncated(carnet: Carnet, service: str, purge: dict[str, Any]) -> bool:
