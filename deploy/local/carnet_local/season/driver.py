@@ -163,10 +163,15 @@ class Driver:
         await admin.start()
         await consumer.start()
         try:
-            partitions = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
-            if not partitions:
-                await consumer.topics()
-                partitions = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
+            # the broker's own description: a consumer subscribed to none of them knows no partition of theirs
+            # (partitions_for_topic is None, even after consumer.topics()), and a barrier on no partition
+            # would pass at once
+            described = await admin.describe_topics(topics)
+            missing = sorted({d["topic"] for d in described if d["error_code"]}
+                             | (set(topics) - {d["topic"] for d in described}))
+            if missing:
+                raise ToolError(f"{what}: no topic {', '.join(missing)} on the broker")
+            partitions = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
             steady_since: float | None = None
             last_end: dict = {}
 
