@@ -23,6 +23,9 @@ class RedemptionSettings(ServiceSettings):
     max_unknown_codes: int = 10
     unknown_codes_window_seconds: float = 600.0
     idempotency_key_retention_days: int = 7
+    # Connections of the scanner's own pool, per process (beside the runtime's pool of
+    # CARNET_REDEMPTION_DATABASE_POOL_MAX for the events, cancels and the outbox relay).
+    scanner_pool_size: int = 10
 
     @property
     def code_hash_key(self) -> bytes:
