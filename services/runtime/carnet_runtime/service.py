@@ -45,7 +45,7 @@ from .outbox import Outbox, OutboxRelay
 from .purge import PurgeHook
 from .retry import periodically, retry
 from .settings import ServiceSettings
-from .telemetry import setup_logging, setup_tracing
+from .telemetry import SampledRequests, setup_logging, setup_tracing
 
 log = logging.getLogger(__name__)
 
@@ -195,10 +195,16 @@ class Service:
         """The ASGI application: FastAPI routes; the lifespan also runs the Kafka subscribers."""
         self.consumers.subscribe(self.broker, lambda: self.pool)
         self._document_publications()
+        tracer_provider = setup_tracing(self.name)
         FastAPIInstrumentor.instrument_app(
-            self.api, tracer_provider=setup_tracing(self.name), excluded_urls="health,metrics",
+            self.api, tracer_provider=tracer_provider, excluded_urls="health,metrics",
             exclude_spans=["receive", "send"],  # one span per request, not three
         )
+        if self.settings.trace_sample_ratio < 1.0:  # around the instrumentation (telemetry.SampledRequests)
+            instrumented = self.api.build_middleware_stack
+            self.api.build_middleware_stack = lambda: SampledRequests(
+                instrumented(), ratio=self.settings.trace_sample_ratio,
+                slow_seconds=self.settings.trace_slow_seconds, tracer_provider=tracer_provider)
         return self.api
 
     def _openapi(self) -> dict[str, Any]:

@@ -75,6 +75,10 @@ class ServiceSettings(BaseSettings):
     # How often the Kafka records of purged campaigns are looked for and deleted.
     kafka_purge_interval_seconds: float = 60.0
     log_level: str = Field("INFO", validation_alias=_shared("LOG_LEVEL"))
+    # HTTP requests traced: this share of them (1: all), and whatever ends in error or lasts at least
+    # trace_slow_seconds (carnet_runtime/telemetry.py, SampledRequests).
+    trace_sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
+    trace_slow_seconds: float = 0.25
     # The Kafka consumer group; by default the service's name (CARNET_<SERVICE>_CONSUMER_GROUP overrides,
     # e.g. for two deployments of one service sharing a cluster).
     consumer_group: str | None = None
