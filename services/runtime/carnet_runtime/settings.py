@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 0  # 0: the service's default port
+    # Processes serving HTTP (uvicorn workers on the one port), each a whole service; as many as the
+    # cores the service may use. 1: the one process.
+    http_workers: int = Field(1, ge=1)
     # The service's own database; when absent, `carnet_<service>` on the shared server below.
     database_url: str | None = None
     server_database_url: str = Field(
