@@ -26,7 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 
-from carnet_contracts.events import AffiliateActivated, CampaignPublished, Guardian, PassGranted, Student
+from carnet_contracts.events import AffiliateActivated, CampaignPublished, GuardianContact, PassGranted, Pupil
 from carnet_contracts.topics import WALLET_WALLETS
 
 pytestmark = pytest.mark.integration
@@ -155,8 +155,8 @@ async def test_a_redemptions_trace_reaches_the_wallets_consumer_span_through_the
     granted = PassGranted(
         application_id=f"app-{uuid.uuid4()}", campaign_id=campaign_id, campaign_label="Pass 2098-2099",
         school_id="0920001A", family_sub=family,
-        student=Student(last_name="Martin", first_name="Léa", birth_date=date(2086, 5, 4), level="5e"),
-        guardian=Guardian(last_name="Martin", first_name="Anne", email="anne.martin@example.org"),
+        student=Pupil(last_name="Martin", first_name="Léa", level="5e"),
+        guardian=GuardianContact(last_name="Martin", first_name="Anne", email="anne.martin@example.org"),
         allowance_cents=7000, tickets_per_pass=7, ticket_min_cents=500, ticket_max_cents=7000,
         pass_valid_until=date(2099, 3, 31), validated_at=datetime.now(UTC),
     )

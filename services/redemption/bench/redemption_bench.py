@@ -404,6 +404,7 @@ async def main(args: argparse.Namespace) -> None:
         for _ in range(args.replicas):  # replicas share the database, as on Kubernetes
             replicas.append(stack.service("redemption", database_url=service_dsn, env={
                 "CARNET_REDEMPTION_SCANNER_POOL_SIZE": str(POOL_SIZE),
+                "CARNET_REDEMPTION_HTTP_WORKERS": str(args.workers),
                 "CARNET_LOG_LEVEL": "WARNING",
                 **dict(pair.split("=", 1) for pair in args.service_env),
             }))
@@ -416,7 +417,8 @@ async def main(args: argparse.Namespace) -> None:
 
         token = stack.token("affiliate", affiliate_id=affiliate_id, ttl_seconds=6 * 3600)
 
-        print(f"redemption benchmark: {args.requests} redemptions per level, pool {POOL_SIZE} per process, {args.replicas} service process(es);"
+        print(f"redemption benchmark: {args.requests} redemptions per level, pool {POOL_SIZE} per process,"
+              f" {args.replicas} service replica(s) of {args.workers} worker process(es) each;"
               f" load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         warm = await seed(service_dsn, key, affiliate_id, 200)
         await full_path(ports, token, warm, 8)
@@ -428,7 +430,7 @@ async def main(args: argparse.Namespace) -> None:
         print(floor.line("(b0) GET /health/live       c=8"))
         print(f"    service process CPU per request of the framework alone: {floor_cpu * 1000:.2f} ms")
 
-        ratios = []
+        ratios, full_rates = [], []
         for level in levels:
             a = await baseline(store, key, affiliate_id, await seed(baseline_dsn, key, affiliate_id, args.requests), level)
             codes = await seed(service_dsn, key, affiliate_id, args.requests)
@@ -440,6 +442,7 @@ async def main(args: argparse.Namespace) -> None:
             print(f"    service process CPU per redemption at c={level}: {cpu_per_request * 1000:.2f} ms")
             ratio = b.throughput / a.throughput if a.throughput else float("nan")
             ratios.append(ratio)
+            full_rates.append(b.throughput)
             print(f"    ratio (b)/(a) throughput at c={level}: {ratio:.2f}")
         await store.close()
 
@@ -483,7 +486,9 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"    over {len(lags)} redemptions: p50 {percentile(lags, 0.5) * 1000:.1f} ms"
                       f"   p99 {percentile(lags, 0.99) * 1000:.1f} ms"
                       f"   max {(lags[-1] if lags else float('nan')) * 1000:.1f} ms")
-        print(f"summary: ratio (b)/(a) by level {dict(zip(levels, (round(r, 2) for r in ratios), strict=True))}")
+        print(f"summary: ratio (b)/(a) by level {dict(zip(levels, (round(r, 2) for r in ratios), strict=True))};"
+              f" best full path {max(full_rates):.0f}/s; open loop at {args.rate:.0f}/s p99"
+              f" {percentile(f.latencies, 0.99) * 1000:.1f} ms; load average now {os.getloadavg()[0]:.1f}")
     finally:
         for replica in replicas:
             await asyncio.to_thread(replica.stop)
@@ -497,7 +502,9 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=400.0, help="open-loop rate, redemptions per second")
     parser.add_argument("--rate-seconds", type=float, default=10.0)
     parser.add_argument("--lag-samples", type=int, default=200)
-    parser.add_argument("--replicas", type=int, default=1, help="service processes sharing the database")
+    parser.add_argument("--replicas", type=int, default=1, help="service replicas sharing the database")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="worker processes of each replica (CARNET_REDEMPTION_HTTP_WORKERS; default: the cores)")
     parser.add_argument("--profile-requests", type=int, default=3000,
                         help="redemptions of the profiled run (d); 0: no profile")
     parser.add_argument("--profile-level", type=int, default=0,

@@ -153,6 +153,7 @@ class FastRedeem:
         self.documented = documented
 
     async def __call__(self, scope, receive, send) -> None:
+        scope["route"] = self.documented  # for the request metrics and traces: the documented route
         request = Request(scope, receive)
         body = await request.body()
         headers = request.headers

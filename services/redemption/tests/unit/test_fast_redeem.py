@@ -10,6 +10,8 @@ import json
 import httpx
 import pytest
 
+from prometheus_client import REGISTRY
+
 from carnet_runtime.auth import TokenSigner, ensure_keypair
 from redemption.app import create_service
 from redemption.settings import RedemptionSettings
@@ -65,6 +67,19 @@ async def test_the_token_is_checked_before_the_fields_with_or_without_the_fast_p
     for body in (json.dumps({"ticket_code": "x"}), json.dumps({"ticket_code": 12})):
         status, error = await post(client, {**client.family, **key}, body)
         assert (status, error["code"]) == (403, "FORBIDDEN")
+
+
+async def test_the_request_metrics_name_the_documented_route_on_either_path(client):
+    key = {**client.affiliate, "Idempotency-Key": "k-1"}
+    labels = {"service": "redemption", "method": "POST", "route": "/v1/redemptions", "status": "422"}
+
+    def counted() -> float:
+        return REGISTRY.get_sample_value("carnet_http_request_duration_seconds_count", labels) or 0.0
+
+    before = counted()
+    await post(client, key, json.dumps({"ticket_code": "not-a-code"}))  # the fast path
+    await post(client, key, b"{not json")  # the documented route
+    assert counted() == before + 2
 
 
 async def test_a_code_that_cannot_be_one_is_refused_code_malformed_on_either_path(client):
