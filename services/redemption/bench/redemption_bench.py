@@ -252,6 +252,19 @@ async def fixed_rate(ports: list[int], token: str, codes: list[str], rate: float
     return Figures(latencies, elapsed, statuses)
 
 
+async def drain(dsn: str, timeout: float = 300.0) -> tuple[int, float]:
+    """Wait until the outbox relay has published every pending event: (how many were pending, seconds)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        query = "SELECT count(*) FROM outbox WHERE state = 'pending'"
+        pending, started = await conn.fetchval(query), time.perf_counter()
+        while await conn.fetchval(query) and time.perf_counter() - started < timeout:
+            await asyncio.sleep(0.2)
+        return pending, time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
 # --- (c) the lag --------------------------------------------------------------------------------
 
 
@@ -469,6 +482,9 @@ async def main(args: argparse.Namespace) -> None:
         f = await fixed_rate(ports, token, rate_codes, args.rate)
         print(f.line(f"(b) open loop at {args.rate:.0f}/s"))
 
+        drained = await drain(service_dsn)
+        print(f"(c) outbox relay: {drained[0]} events pending after the runs, all on Kafka {drained[1]:.1f} s later"
+              f" ({drained[0] / drained[1] if drained[1] else float('nan'):.0f} events/s; the lags below start empty)")
         lag_codes = await seed(service_dsn, key, affiliate_id, args.lag_samples)
         lags = await lag_to_kafka(stack, process.port, token, lag_codes)
         print("(c) lag from a 201 to the TicketRedeemed event readable on Kafka (outbox relay hop):")
