@@ -114,6 +114,7 @@ def otlp() -> Iterator[OtlpReceiver]:
 @pytest.fixture(scope="module")
 def system(stack, otlp) -> Iterator[dict]:
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200",
+           "CARNET_REDEMPTION_TRACE_SAMPLE_RATIO": "1",  # every trace, not the service's sampled share
            "CARNET_AFFILIATION_ARGON2_MEMORY_KIB": "8192", "CARNET_AFFILIATION_ARGON2_PARALLELISM": "1"}
     for name in SERVICES:
         env[f"CARNET_{name.upper()}_CONSUMER_LAG_INTERVAL_SECONDS"] = "1"

@@ -1,12 +1,14 @@
 """Redemption benchmark: prints figures, never passes or fails.
 
-(a) baseline: the redemption transaction (the store's two statements: look, then the one-statement
-    conditional spend with redemption row, idempotency row and outbox event) straight through
-    an asyncpg pool, at each concurrency;
+(a) baseline: the redemption use case without HTTP (Scanner.redeem on the ScannerStore: the one
+    statement that spends the ticket with its redemption row, idempotency row and outbox event, on a
+    pool of the same size) straight through asyncpg, at each concurrency;
 (b) full path: HTTP -> service process -> the same statements -> response, at rising concurrency,
     and open-loop at a fixed rate (default 200/s) for the p99 aim;
 (c) lag from a 201 to the wallet showing the ticket redeemed, when the wallet service is runnable;
-    otherwise from a 201 to the TicketRedeemed event readable on Kafka (said in the output).
+    otherwise from a 201 to the TicketRedeemed event readable on Kafka (said in the output);
+(d) where the service's CPU goes on the full path: py-spy samples the service's processes during a
+    closed-loop run (cpu_profile.py), by stage and by hottest frame, in ms of CPU per redemption.
 
 Usage: uv run python services/redemption/bench/redemption_bench.py [--levels 1,8,32,64] [--requests 1500]
 PostgreSQL and Kafka: the test stack's (started here, or CARNET_TEST_DATABASE_URL / CARNET_TEST_KAFKA_BOOTSTRAP).
@@ -20,29 +22,42 @@ import asyncio
 import importlib.util
 import json
 import os
+import sys
 import time
 import uuid
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import asyncpg
 
 from carnet_contracts import ticket_code
-from carnet_contracts.events import TicketRedeemed
 from carnet_contracts.topics import REDEMPTION_REDEMPTIONS
 from carnet_local.testing import TestStack, start_test_stack
 from carnet_runtime import db
 from carnet_runtime.outbox import Outbox
 from redemption import domain as d
 from redemption.app import MIGRATIONS
-from redemption.store import ScannerStore
+from redemption.application import Scanner
+from redemption.store import ScannerStore, scanner_pool
 
-POOL_SIZE = 10  # the service's default pool (database_pool_max), so (a) and (b) use the same connections
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cpu_profile import Sampling  # noqa: E402  (beside this file)
+
+POOL_SIZE = 10  # the service's scanner pool (CARNET_REDEMPTION_SCANNER_POOL_SIZE), so (a) and (b) use as many connections
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process, from /proc (Linux): the service's own cost, whatever the load."""
+    """User + system CPU of a process and its live children (a service's worker processes), from /proc
+    (Linux): the service's own cost, whatever the load."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return own + sum(cpu_seconds(child) for child in children)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -99,7 +114,7 @@ async def seed(dsn: str, key: bytes, affiliate_id: str, count: int) -> list[str]
 
 
 async def baseline(store: ScannerStore, key: bytes, affiliate_id: str, codes: list[str], concurrency: int) -> Figures:
-    limit = d.GuessingLimit()
+    scanner = Scanner(key, d.GuessingLimit())
     queue = list(reversed(codes))
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -108,21 +123,9 @@ async def baseline(store: ScannerStore, key: bytes, affiliate_id: str, codes: li
         while queue:
             code = queue.pop()
             started = time.perf_counter()
-            code_hash = ticket_code.code_hash(code, key)
-            idempotency_key = str(uuid.uuid4())
-            now = datetime.now(UTC)
-            async with store.connection() as conn:
-                look = await store.look(conn, affiliate_id, code_hash, idempotency_key)
-                ticket = d.check_redemption(look.ticket, look.affiliate, affiliate_id, now, limit)
-                _, redemption = d.redeem(ticket, affiliate_id, str(uuid.uuid4()), now)
-                event = TicketRedeemed(
-                    redemption_id=redemption.redemption_id, ticket_id=redemption.ticket_id,
-                    wallet_id=redemption.wallet_id, campaign_id=redemption.campaign_id, affiliate_id=affiliate_id,
-                    amount_cents=redemption.amount_cents, code_suffix=look.code_suffix or "", redeemed_at=now)
-                won = await store.spend(conn, redemption, code_hash, idempotency_key, redemption.answer(), event)
+            answer = await scanner.redeem(store, affiliate_id, str(uuid.uuid4()), code)
             latencies.append(time.perf_counter() - started)
-            status = 201 if won else 409
-            statuses[status] = statuses.get(status, 0) + 1
+            statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -249,6 +252,19 @@ async def fixed_rate(ports: list[int], token: str, codes: list[str], rate: float
     return Figures(latencies, elapsed, statuses)
 
 
+async def drain(dsn: str, timeout: float = 300.0) -> tuple[int, float]:
+    """Wait until the outbox relay has published every pending event: (how many were pending, seconds)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        query = "SELECT count(*) FROM outbox WHERE state = 'pending'"
+        pending, started = await conn.fetchval(query), time.perf_counter()
+        while await conn.fetchval(query) and time.perf_counter() - started < timeout:
+            await asyncio.sleep(0.2)
+        return pending, time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
 # --- (c) the lag --------------------------------------------------------------------------------
 
 
@@ -304,7 +320,7 @@ async def lag_to_wallet(stack: TestStack, redemption_port: int, token: str, rede
     from aiokafka import AIOKafkaProducer
 
     from carnet_contracts.envelope import Envelope
-    from carnet_contracts.events import Guardian, PassGranted, Student
+    from carnet_contracts.events import GuardianContact, PassGranted, Pupil
     from carnet_contracts.topics import WALLET_WALLETS
 
     wallet = stack.service("wallet", database_url=await stack.create_database("wallet_bench"),
@@ -320,8 +336,8 @@ async def lag_to_wallet(stack: TestStack, redemption_port: int, token: str, rede
                 event = PassGranted(
                     application_id=application_id, campaign_id="bench", campaign_label="Banc d'essai",
                     school_id="school-bench", family_sub=family_sub,
-                    student=Student(last_name="Martin", first_name="Léa", birth_date=date(2013, 5, 2), level="5e"),
-                    guardian=Guardian(last_name="Martin", first_name="Anne", email="anne.martin@example.org"),
+                    student=Pupil(last_name="Martin", first_name="Léa", level="5e"),
+                    guardian=GuardianContact(last_name="Martin", first_name="Anne", email="anne.martin@example.org"),
                     allowance_cents=7000, tickets_per_pass=7, ticket_min_cents=500, ticket_max_cents=7000,
                     pass_valid_until=date(2099, 3, 31), validated_at=datetime.now(UTC))
                 await producer.send(event.topic.name, Envelope.wrap(event, producer="bench").model_dump_json().encode(),
@@ -395,14 +411,13 @@ async def main(args: argparse.Namespace) -> None:
 
         baseline_dsn = await stack.create_database("redemption_baseline")
         await db.migrate(baseline_dsn, MIGRATIONS, service="redemption")
-        pool = await db.create_pool(baseline_dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
-        store = ScannerStore(lambda: pool, Outbox("redemption"), d.GuessingLimit())
+        store = ScannerStore(scanner_pool(baseline_dsn, POOL_SIZE), Outbox("redemption"), d.GuessingLimit())
 
         service_dsn = await stack.create_database("redemption_bench")
         for _ in range(args.replicas):  # replicas share the database, as on Kubernetes
             replicas.append(stack.service("redemption", database_url=service_dsn, env={
-                "CARNET_REDEMPTION_DATABASE_POOL_MIN": str(POOL_SIZE),
-                "CARNET_REDEMPTION_DATABASE_POOL_MAX": str(POOL_SIZE),
+                "CARNET_REDEMPTION_SCANNER_POOL_SIZE": str(POOL_SIZE),
+                "CARNET_REDEMPTION_HTTP_WORKERS": str(args.workers),
                 "CARNET_LOG_LEVEL": "WARNING",
                 **dict(pair.split("=", 1) for pair in args.service_env),
             }))
@@ -415,7 +430,8 @@ async def main(args: argparse.Namespace) -> None:
 
         token = stack.token("affiliate", affiliate_id=affiliate_id, ttl_seconds=6 * 3600)
 
-        print(f"redemption benchmark: {args.requests} redemptions per level, pool {POOL_SIZE} per process, {args.replicas} service process(es);"
+        print(f"redemption benchmark: {args.requests} redemptions per level, pool {POOL_SIZE} per process,"
+              f" {args.replicas} service replica(s) of {args.workers} worker process(es) each;"
               f" load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         warm = await seed(service_dsn, key, affiliate_id, 200)
         await full_path(ports, token, warm, 8)
@@ -427,7 +443,7 @@ async def main(args: argparse.Namespace) -> None:
         print(floor.line("(b0) GET /health/live       c=8"))
         print(f"    service process CPU per request of the framework alone: {floor_cpu * 1000:.2f} ms")
 
-        ratios = []
+        ratios, full_rates = [], []
         for level in levels:
             a = await baseline(store, key, affiliate_id, await seed(baseline_dsn, key, affiliate_id, args.requests), level)
             codes = await seed(service_dsn, key, affiliate_id, args.requests)
@@ -439,13 +455,36 @@ async def main(args: argparse.Namespace) -> None:
             print(f"    service process CPU per redemption at c={level}: {cpu_per_request * 1000:.2f} ms")
             ratio = b.throughput / a.throughput if a.throughput else float("nan")
             ratios.append(ratio)
+            full_rates.append(b.throughput)
             print(f"    ratio (b)/(a) throughput at c={level}: {ratio:.2f}")
-        await pool.close()
+        await store.close()
+
+        if args.profile_requests:
+            level = args.profile_level or levels[max(range(len(levels)), key=lambda i: ratios[i])]
+            codes = await seed(service_dsn, key, affiliate_id, args.profile_requests)
+            samplings = [Sampling(r.process.pid) for r in replicas]
+            await asyncio.sleep(1.0)  # py-spy attached to every process
+            cpu_before = service_cpu()
+            p = await full_path(ports, token, codes, level)
+            cpu_per_request = (service_cpu() - cpu_before) / len(codes)
+            profiles = [s.stop() for s in samplings]
+            print(p.line(f"(d) profiled full path  c={level}"))
+            print(f"    service CPU per redemption while sampled: {cpu_per_request * 1000:.2f} ms"
+                  f" (py-spy at 200 Hz per process adds a little)")
+            merged = profiles[0]
+            for other in profiles[1:]:
+                merged.stacks += other.stacks
+                merged.samples += other.samples
+            print(merged.table("by stage", merged.by_stage(), cpu_per_request * 1000))
+            print(merged.table("hottest frames (own time)", merged.hottest(), cpu_per_request * 1000))
 
         rate_codes = await seed(service_dsn, key, affiliate_id, int(args.rate * args.rate_seconds))
         f = await fixed_rate(ports, token, rate_codes, args.rate)
         print(f.line(f"(b) open loop at {args.rate:.0f}/s"))
 
+        drained = await drain(service_dsn)
+        print(f"(c) outbox relay: {drained[0]} events pending after the runs, all on Kafka {drained[1]:.1f} s later"
+              f" ({drained[0] / drained[1] if drained[1] else float('nan'):.0f} events/s; the lags below start empty)")
         lag_codes = await seed(service_dsn, key, affiliate_id, args.lag_samples)
         lags = await lag_to_kafka(stack, process.port, token, lag_codes)
         print("(c) lag from a 201 to the TicketRedeemed event readable on Kafka (outbox relay hop):")
@@ -463,7 +502,9 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"    over {len(lags)} redemptions: p50 {percentile(lags, 0.5) * 1000:.1f} ms"
                       f"   p99 {percentile(lags, 0.99) * 1000:.1f} ms"
                       f"   max {(lags[-1] if lags else float('nan')) * 1000:.1f} ms")
-        print(f"summary: ratio (b)/(a) by level {dict(zip(levels, (round(r, 2) for r in ratios), strict=True))}")
+        print(f"summary: ratio (b)/(a) by level {dict(zip(levels, (round(r, 2) for r in ratios), strict=True))};"
+              f" best full path {max(full_rates):.0f}/s; open loop at {args.rate:.0f}/s p99"
+              f" {percentile(f.latencies, 0.99) * 1000:.1f} ms; load average now {os.getloadavg()[0]:.1f}")
     finally:
         for replica in replicas:
             await asyncio.to_thread(replica.stop)
@@ -474,10 +515,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="1,8,32,64", help="concurrency levels, comma-separated")
     parser.add_argument("--requests", type=int, default=1500, help="redemptions per level and path")
-    parser.add_argument("--rate", type=float, default=200.0, help="open-loop rate, redemptions per second")
+    parser.add_argument("--rate", type=float, default=400.0, help="open-loop rate, redemptions per second")
     parser.add_argument("--rate-seconds", type=float, default=10.0)
     parser.add_argument("--lag-samples", type=int, default=200)
-    parser.add_argument("--replicas", type=int, default=1, help="service processes sharing the database")
+    parser.add_argument("--replicas", type=int, default=1, help="service replicas sharing the database")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="worker processes of each replica (CARNET_REDEMPTION_HTTP_WORKERS; default: the cores)")
+    parser.add_argument("--profile-requests", type=int, default=3000,
+                        help="redemptions of the profiled run (d); 0: no profile")
+    parser.add_argument("--profile-level", type=int, default=0,
+                        help="its concurrency (default: the level with the best ratio)")
     parser.add_argument("--service-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for the service process, e.g. OTEL_SDK_DISABLED=true")
     asyncio.run(main(parser.parse_args()))

@@ -3,6 +3,7 @@ and housekeeping."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from . import api, consumers
 from .application import Scanner
 from .refusals import REFUSALS
 from .settings import RedemptionSettings
-from .store import RedemptionUnitOfWork, ScannerStore
+from .store import RedemptionUnitOfWork, ScannerStore, scanner_pool
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -44,10 +45,17 @@ def create_service(settings: RedemptionSettings | None = None) -> Service:
         service,
         settings,
         Scanner(settings.code_hash_key, settings.guessing_limit),
-        ScannerStore(lambda: service.pool, service.outbox, settings.guessing_limit),
+        ScannerStore(scanner_pool(settings.dsn, settings.scanner_pool_size), service.outbox, settings.guessing_limit),
     )
     service.include_router(api.router(app))
     consumers.register(service)
+
+    @service.background
+    async def close_scanner_pool_at_shutdown(_: Service) -> None:
+        try:
+            await asyncio.Event().wait()  # until the service stops (it cancels its background tasks)
+        finally:
+            await app.scanner_store.close()
 
     @service.every(3600)
     async def forget_old_idempotency_keys(_: Service) -> None:

@@ -128,8 +128,8 @@ class Scanner:
 
     async def redeem(self, store: ScannerStore, affiliate_id: str, idempotency_key: str, text: str) -> KeptAnswer:
         """Spend the ticket whose code is `text`, once per ticket and once per key: the key's first
-        answer (a 201, or a refusal about the ticket) is every retry's answer. The hot path: two
-        statements on one connection, `look` then `spend` (or `keep_refusal`)."""
+        answer (a 201, or a refusal about the ticket) is every retry's answer. The hot path: one
+        statement when the ticket can be spent (`spend_or_look`), a second to keep a refusal."""
         with REDEMPTION_SECONDS.time():
             try:
                 code_hash = self.code_hash(text)
@@ -139,14 +139,25 @@ class Scanner:
             async with store.connection() as conn:
                 for _ in range(MAX_LAPS):
                     now = self.clock()
-                    look = await store.look(conn, affiliate_id, code_hash, idempotency_key)
+                    redemption_id = str(uuid.uuid4())
+                    # The ticket's own facts (store.TICKET_FACTS) are written by the statement from the row it spends.
+                    redeemed = TicketRedeemed(redemption_id=redemption_id, ticket_id="", wallet_id="", campaign_id="",
+                                              affiliate_id=affiliate_id, amount_cents=0, code_suffix="", redeemed_at=now)
+                    spent = await store.spend_or_look(conn, affiliate_id, code_hash, idempotency_key, redemption_id,
+                                                      now, redeemed)
+                    if spent is None:
+                        continue  # the key was taken meanwhile: its first answer is the answer
+                    if spent.ticket is not None:
+                        _, redemption = d.redeem(spent.ticket, affiliate_id, redemption_id, now)
+                        _WON.inc()
+                        return KeptAnswer(201, redemption.answer())
+                    look = spent.look
                     try:
                         if look.stored is not None:
                             d.check_same_request(look.stored.fingerprint, code_hash)
                             _REPLAYED.inc()
                             return KeptAnswer(look.stored.status_code, look.stored.body)
-                        ticket = d.check_redemption(look.ticket, look.affiliate, affiliate_id, now, self.limit,
-                                                    look.retired)
+                        d.check_redemption(look.ticket, look.affiliate, affiliate_id, now, self.limit, look.retired)
                     except Refusal as refusal:
                         if refusal.code in NOT_KEPT:
                             REDEMPTIONS.labels(refusal.code).inc()
@@ -164,22 +175,8 @@ class Scanner:
                                                     answer.status_code, answer.body, now, unknown, rejected):
                             REDEMPTIONS.labels(refusal.code).inc()
                             return answer
-                        continue  # the key was taken meanwhile: its first answer is the answer
-                    _, redemption = d.redeem(ticket, affiliate_id, str(uuid.uuid4()), now)
-                    body = redemption.answer()
-                    redeemed = TicketRedeemed(
-                        redemption_id=redemption.redemption_id,
-                        ticket_id=redemption.ticket_id,
-                        wallet_id=redemption.wallet_id,
-                        campaign_id=redemption.campaign_id,
-                        affiliate_id=affiliate_id,
-                        amount_cents=redemption.amount_cents,
-                        code_suffix=look.code_suffix or "",
-                        redeemed_at=now,
-                    )
-                    if await store.spend(conn, redemption, code_hash, idempotency_key, body, redeemed):
-                        _WON.inc()
-                        return KeptAnswer(201, body)
+                    # Redeemable as seen, yet not spent (a competitor changed the ticket or took the key
+                    # meanwhile), or the refusal's key was taken meanwhile: look again.
             REDEMPTIONS.labels(d.REDEMPTION_BUSY).inc()
             raise d.redemption_busy()
 

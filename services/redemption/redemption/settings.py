@@ -23,6 +23,12 @@ class RedemptionSettings(ServiceSettings):
     max_unknown_codes: int = 10
     unknown_codes_window_seconds: float = 600.0
     idempotency_key_retention_days: int = 7
+    # The share of the scanner's requests whose trace is kept whole (the runtime's default is all of
+    # them); a request that fails or lasts CARNET_REDEMPTION_TRACE_SLOW_SECONDS is traced whatever this says.
+    trace_sample_ratio: float = Field(0.1, ge=0.0, le=1.0)
+    # Connections of the scanner's own pool, per process (beside the runtime's pool of
+    # CARNET_REDEMPTION_DATABASE_POOL_MAX for the events, cancels and the outbox relay).
+    scanner_pool_size: int = 10
 
     @property
     def code_hash_key(self) -> bytes:

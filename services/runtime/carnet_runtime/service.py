@@ -8,9 +8,12 @@ the `Service`, adds its routes and handlers; its `__main__.py` is `run(create_se
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import os
 import ssl
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -45,7 +48,7 @@ from .outbox import Outbox, OutboxRelay
 from .purge import PurgeHook
 from .retry import periodically, retry
 from .settings import ServiceSettings
-from .telemetry import setup_logging, setup_tracing
+from .telemetry import SampledRequests, setup_logging, setup_tracing
 
 log = logging.getLogger(__name__)
 
@@ -204,10 +207,16 @@ class Service:
         """The ASGI application: FastAPI routes; the lifespan also runs the Kafka subscribers."""
         self.consumers.subscribe(self.broker, lambda: self.pool)
         self._document_publications()
+        tracer_provider = setup_tracing(self.name)
         FastAPIInstrumentor.instrument_app(
-            self.api, tracer_provider=setup_tracing(self.name), excluded_urls="health,metrics",
+            self.api, tracer_provider=tracer_provider, excluded_urls="health,metrics",
             exclude_spans=["receive", "send"],  # one span per request, not three
         )
+        if self.settings.trace_sample_ratio < 1.0:  # around the instrumentation (telemetry.SampledRequests)
+            instrumented = self.api.build_middleware_stack
+            self.api.build_middleware_stack = lambda: SampledRequests(
+                instrumented(), ratio=self.settings.trace_sample_ratio,
+                slow_seconds=self.settings.trace_slow_seconds, tracer_provider=tracer_provider)
         return self.api
 
     def _openapi(self) -> dict[str, Any]:
@@ -348,13 +357,15 @@ class Service:
 
         @router.get("/metrics", include_in_schema=False)
         async def metrics() -> Response:
-            return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+            return Response(metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
         return router
 
 
 def run(create_service: Callable[[], Service]) -> None:
-    """Build the service from its settings and serve it with uvicorn on its host and port.
+    """Build the service from its settings and serve it with uvicorn on its host and port, in
+    CARNET_<SERVICE>_HTTP_WORKERS processes (uvicorn's workers, each a whole service: its pools, its
+    share of the Kafka partitions, the outbox relay if it is the database's leader; /metrics sums them).
 
     Settings that are missing or wrong (a key without a safe default, say) stop the process here
     with one line per problem, before anything starts."""
@@ -366,8 +377,7 @@ def run(create_service: Callable[[], Service]) -> None:
         raise SystemExit(2) from None
     setup_logging(service.name, service.settings.log_level)
     proxies = service.settings.trusted_proxies.strip()
-    uvicorn.run(
-        service.asgi(),
+    served = dict(
         host=service.settings.http_host,
         port=service.settings.port,
         log_config=None,
@@ -378,6 +388,36 @@ def run(create_service: Callable[[], Service]) -> None:
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
     )
+    if service.settings.http_workers <= 1:
+        uvicorn.run(service.asgi(), **served)
+        return
+    os.environ[_FACTORY] = f"{create_service.__module__}:{create_service.__qualname__}"
+    # Each worker writes its metrics here; /metrics reads them all (prometheus_client's multiprocess mode).
+    os.environ.setdefault(_METRICS_DIR, tempfile.mkdtemp(prefix=f"carnet-{service.name}-metrics-"))
+    uvicorn.run("carnet_runtime.service:worker_asgi", factory=True, workers=service.settings.http_workers, **served)
+
+
+_FACTORY = "CARNET_SERVICE_FACTORY"
+_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def worker_asgi() -> FastAPI:
+    """One worker process of a service run with several (uvicorn calls it in each)."""
+    module, _, name = os.environ[_FACTORY].partition(":")
+    service: Service = getattr(importlib.import_module(module), name)()
+    setup_logging(service.name, service.settings.log_level)
+    return service.asgi()
+
+
+def metrics_text() -> bytes:
+    """This process's metrics, or every worker's when the service runs several."""
+    if os.environ.get(_METRICS_DIR):
+        from prometheus_client import CollectorRegistry, multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
 
 
 def settings_problems(error: ValidationError) -> list[str]:

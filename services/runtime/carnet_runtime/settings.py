@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 0  # 0: the service's default port
+    # Processes serving HTTP (uvicorn workers on the one port), each a whole service; as many as the
+    # cores the service may use. 1: the one process.
+    http_workers: int = Field(1, ge=1)
     # The service's own database; when absent, `carnet_<service>` on the shared server below.
     database_url: str | None = None
     server_database_url: str = Field(
@@ -82,6 +85,10 @@ class ServiceSettings(BaseSettings):
     # How often the Kafka records of purged campaigns are looked for and deleted.
     kafka_purge_interval_seconds: float = 60.0
     log_level: str = Field("INFO", validation_alias=_shared("LOG_LEVEL"))
+    # HTTP requests traced: this share of them (1: all), and whatever ends in error or lasts at least
+    # trace_slow_seconds (carnet_runtime/telemetry.py, SampledRequests).
+    trace_sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
+    trace_slow_seconds: float = 0.25
     # The Kafka consumer group; by default the service's name (CARNET_<SERVICE>_CONSUMER_GROUP overrides,
     # e.g. for two deployments of one service sharing a cluster).
     consumer_group: str | None = None

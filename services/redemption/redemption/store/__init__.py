@@ -2,6 +2,6 @@
 of everything else (repositories.py)."""
 
 from .repositories import RedemptionUnitOfWork
-from .scanner import Look, ScannerStore, StoredAnswer
+from .scanner import Look, ScannerStore, Spent, StoredAnswer, scanner_pool
 
-__all__ = ["Look", "RedemptionUnitOfWork", "ScannerStore", "StoredAnswer"]
+__all__ = ["Look", "RedemptionUnitOfWork", "ScannerStore", "Spent", "StoredAnswer", "scanner_pool"]

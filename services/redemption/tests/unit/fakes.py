@@ -15,7 +15,7 @@ from typing import Any
 from carnet_contracts.envelope import Event
 from carnet_runtime import UnitOfWork
 from redemption import domain as d
-from redemption.store import Look, StoredAnswer
+from redemption.store import Look, Spent, StoredAnswer
 
 
 @dataclass
@@ -39,8 +39,9 @@ class FakeDatabase:
 
 class FakeScannerStore:
     """redemption.store.ScannerStore over a FakeDatabase. `before_write`, when set, runs once just
-    before the next `spend` or `keep_refusal` (what a competing request does after this one's
-    `look`); `always_lose` makes every spend lose its race."""
+    before the next `spend_or_look` or `keep_refusal` (what a competing request does just before this
+    one's statement); `always_lose` makes every spend lose its race (the ticket seen redeemable, yet
+    not spent)."""
 
     def __init__(self, db: FakeDatabase, limit: d.GuessingLimit):
         self.db = db
@@ -69,33 +70,31 @@ class FakeScannerStore:
             retired[1] if retired else None,
         )
 
-    async def spend(self, conn: Any, redemption: d.Redemption, code_hash: str, idempotency_key: str,
-                    answer: dict[str, Any], event: Event) -> bool:
+    async def spend_or_look(self, conn: Any, affiliate_id: str, code_hash: str, idempotency_key: str,
+                            redemption_id: str, now: datetime, event: Event) -> Spent | None:
         await self._competitor()
         ticket = self.db.tickets.get(self.db.code_hashes.get(code_hash, ""))
-        affiliate = self.db.affiliates.get(redemption.affiliate_id)
+        affiliate = self.db.affiliates.get(affiliate_id)
         if (
             self.always_lose
-            or (redemption.affiliate_id, idempotency_key) in self.db.keys
+            or (affiliate_id, idempotency_key) in self.db.keys
             or ticket is None
-            or ticket.ticket_id != redemption.ticket_id
-            or ticket.amount_cents != redemption.amount_cents
             or ticket.status is not d.TicketStatus.REDEEMABLE
-            or ticket.is_expired(redemption.redeemed_at)
-            or ticket.reserved_for not in (None, redemption.affiliate_id)
+            or ticket.is_expired(now)
+            or ticket.reserved_for not in (None, affiliate_id)
             or affiliate is None
             or not affiliate.active
+            or self.limit.retry_after(affiliate.unknown_codes_tat, now) is not None
         ):
-            return False
-        self.db.tickets[ticket.ticket_id] = replace(
-            ticket, status=d.TicketStatus.REDEEMED, redemption_id=redemption.redemption_id,
-            redeemed_at=redemption.redeemed_at, redeemed_by=redemption.affiliate_id,
-        )
-        self.db.redemptions[redemption.redemption_id] = redemption
-        self.db.keys[(redemption.affiliate_id, idempotency_key)] = (
-            StoredAnswer(code_hash, 201, answer), redemption.redeemed_at)
-        self.db.committed.append(event)
-        return True
+            return Spent(None, await self.look(conn, affiliate_id, code_hash, idempotency_key))
+        spent, redemption = d.redeem(ticket, affiliate_id, redemption_id, now)
+        self.db.tickets[ticket.ticket_id] = spent
+        self.db.redemptions[redemption_id] = redemption
+        self.db.keys[(affiliate_id, idempotency_key)] = (StoredAnswer(code_hash, 201, redemption.answer()), now)
+        self.db.committed.append(event.model_copy(update={
+            "ticket_id": ticket.ticket_id, "wallet_id": ticket.wallet_id, "campaign_id": ticket.campaign_id,
+            "amount_cents": ticket.amount_cents, "code_suffix": self.db.code_suffixes[ticket.ticket_id]}))
+        return Spent(ticket, await self.look(conn, affiliate_id, code_hash, idempotency_key))
 
     async def keep_refusal(self, conn: Any, affiliate_id: str, idempotency_key: str, fingerprint: str,
                            status_code: int, answer: dict[str, Any], now: datetime, unknown_code: bool,
