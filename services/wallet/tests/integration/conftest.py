@@ -93,9 +93,11 @@ def code_forms(code: str) -> list[str]:
     return [code, ticket_code.format_groups(code), code.lower(), code.encode().hex()]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def wallet(stack):
-    """One wallet process for the wallet's integration tests; tests use their own applications and campaign."""
+    """One wallet process for a module of the wallet's integration tests (tests use their own applications
+    and campaign). Stopped with its module: a wallet left running would also turn a later test's
+    PassGranted into a WalletCreated of its own, which that test's enrolment would take for its wallet."""
     database_url = await stack.create_database("wallet")
     process = stack.service("wallet", database_url=database_url, env=FAST_PERIODIC, own_consumer_group=True)
     await asyncio.to_thread(process.start, timeout=120)
