@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import suppress
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -98,13 +99,9 @@ class GroupBarrier:
 
 
 async def _quietly_close(admin: AIOKafkaAdminClient | None, consumer: AIOKafkaConsumer | None) -> None:
-    for client in (consumer, admin):
-        if client is None:
-            continue
-        try:
-            if isinstance(client, AIOKafkaAdminClient):
-                await client.close()
-            else:
-                await client.stop()
-        except Exception:
-            pass
+    if consumer is not None:
+        with suppress(Exception):
+            await consumer.stop()
+    if admin is not None:
+        with suppress(Exception):
+            await admin.close()

@@ -12,12 +12,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
-from faststream.kafka import KafkaBroker
-
 from carnet_contracts.events import SchoolRegistered
 from carnet_runtime import ServiceSettings, db
 from carnet_runtime.barrier import GroupBarrier
 from carnet_runtime.outbox import Outbox, OutboxRelay
+from faststream.kafka import KafkaBroker
 
 pytestmark = pytest.mark.integration
 
