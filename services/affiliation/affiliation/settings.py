@@ -80,6 +80,10 @@ class AffiliationSettings(ServiceSettings):
     debtor_bic: str = "BDFEFRPPCCT"
     # Transfers are asked for this many days after the batch is created (unless the batch says when).
     transfer_delay_days: int = 2
+    # POST /v1/reimbursement-batches answers once its ReimbursementBatchCreated is on Kafka, waiting at most
+    # this long (past it, still 201: the batch is committed and the outbox relay will publish it). The
+    # redemption service refuses an admin's cancel of a batched redemption from then on.
+    batch_publish_wait_seconds: float = 5.0
 
     # How often the service looks for campaigns opening today, whose organisations it reminds of their login.
     reminder_poll_seconds: float = 60.0

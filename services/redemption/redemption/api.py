@@ -55,6 +55,8 @@ _CANCEL_RESPONSES: dict[int | str, dict[str, Any]] = {
         409: "CANCEL_PERIOD_OVER (details.cancellable_until; the affiliate's cancel only), "
              "REDEMPTION_IN_REIMBURSEMENT_BATCH",
         422: "VALIDATION_ERROR: the admin's cancel without a `reason`",
+        503: "SERVICE_UNAVAILABLE (Retry-After header; the admin's cancel only): the reimbursement batches "
+             "already made could not be applied here in time; nothing changed, retry",
     }.items()
 }
 

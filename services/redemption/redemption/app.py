@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from carnet_contracts.topics import AFFILIATION_REIMBURSEMENTS
 from carnet_runtime import Service
 
 from . import api, consumers
@@ -41,10 +42,16 @@ def create_service(settings: RedemptionSettings | None = None) -> Service:
         migrations=MIGRATIONS,
         refusals=REFUSALS,
     )
+
+    async def batches_known() -> bool:
+        """Every ReimbursementBatchCreated already on Kafka is applied here (the admin's cancel asks)."""
+        return await service.caught_up(AFFILIATION_REIMBURSEMENTS.name,
+                                       within=settings.admin_cancel_batch_wait_seconds)
+
     app = RedemptionApp(
         service,
         settings,
-        Scanner(settings.code_hash_key, settings.guessing_limit),
+        Scanner(settings.code_hash_key, settings.guessing_limit, batches_known=batches_known),
         ScannerStore(scanner_pool(settings.dsn, settings.scanner_pool_size), service.outbox, settings.guessing_limit),
     )
     service.include_router(api.router(app))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -111,13 +111,27 @@ class RedemptionList:
         return sum(r.amount_cents for r, _ in self.redemptions if r.status is d.RedemptionStatus.ACTIVE)
 
 
-class Scanner:
-    """An affiliate's scanner: redeem, check, list and cancel."""
+async def _always_known() -> bool:
+    return True
 
-    def __init__(self, code_hash_key: bytes, limit: d.GuessingLimit, clock: Callable[[], datetime] = utc_now):
+
+# How long an admin whose cancel could not learn the latest batches is told to wait before retrying.
+BATCHES_RETRY_AFTER_SECONDS = 5
+
+
+class Scanner:
+    """An affiliate's scanner: redeem, check, list and cancel.
+
+    `batches_known()` says, waiting a bounded time, whether every reimbursement batch the affiliation
+    service has made is applied here (the runtime's barrier on its topic): the admin's cancel asks it
+    first, so that a batch answered 201 is never paid for a redemption cancelled after it."""
+
+    def __init__(self, code_hash_key: bytes, limit: d.GuessingLimit, clock: Callable[[], datetime] = utc_now,
+                 batches_known: Callable[[], Awaitable[bool]] = _always_known):
         self.code_hash_key = code_hash_key
         self.limit = limit
         self.clock = clock
+        self.batches_known = batches_known
 
     def code_hash(self, text: str) -> str:
         """The keyed hash of the canonical code; CODE_MALFORMED when the text cannot be a code."""
@@ -226,7 +240,10 @@ class Scanner:
                       correction: LateCorrection) -> d.Redemption:
         """The admin cancels a redemption at any time until a reimbursement batch holds it, with a reason
         (kept with who and when): the ticket is redeemable again, or voided (its code retired for ever,
-        TicketVoided after RedemptionCancelled)."""
+        TicketVoided after RedemptionCancelled). Decided only once every batch already made is applied
+        here (SERVICE_UNAVAILABLE, retryable, when that cannot be known in time)."""
+        if not await self.batches_known():
+            raise d.batches_not_known_yet(BATCHES_RETRY_AFTER_SECONDS)
         async with uow:
             redemption, ticket, _ = await _redemption_for_update(uow, redemption_id)
             now = self.clock()

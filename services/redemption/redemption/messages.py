@@ -46,6 +46,7 @@ __all__ = [  # the codes, then the refusals
     "redemption_of_other_affiliate",
     "cancel_period_over",
     "redemption_in_reimbursement_batch",
+    "batches_not_known_yet",
 ]
 
 # Stable refusal codes (API.md).
@@ -202,4 +203,16 @@ def redemption_in_reimbursement_batch() -> Refusal:
         REDEMPTION_IN_REIMBURSEMENT_BATCH,
         "Cet encaissement fait déjà partie d'un remboursement : il ne peut plus être annulé. "
         "Contactez le Département si le ticket a été encaissé par erreur.",
+    )
+
+
+def batches_not_known_yet(retry_after_seconds: int) -> Refusal:
+    """The admin's cancel, when this service could not apply in time every reimbursement batch already
+    made: deciding now might cancel a redemption a batch pays. Nothing changed; a retry will know."""
+    return Refusal(
+        "SERVICE_UNAVAILABLE",  # the runtime's own code, 503
+        "Les derniers remboursements ne sont pas encore connus ici : l'annulation n'a pas été faite. "
+        "Réessayez dans quelques secondes.",
+        {"retry_after_seconds": retry_after_seconds},
+        retry_after=retry_after_seconds,
     )

@@ -29,6 +29,10 @@ class RedemptionSettings(ServiceSettings):
     # Connections of the scanner's own pool, per process (beside the runtime's pool of
     # CARNET_REDEMPTION_DATABASE_POOL_MAX for the events, cancels and the outbox relay).
     scanner_pool_size: int = 10
+    # The admin's cancel first waits, at most this long, until this service has applied every reimbursement
+    # batch already on Kafka (its consumer group's committed offsets on the affiliation's reimbursements
+    # topic); past it, 503 SERVICE_UNAVAILABLE with Retry-After, nothing changed.
+    admin_cancel_batch_wait_seconds: float = Field(5.0, gt=0)
 
     @property
     def code_hash_key(self) -> bytes:

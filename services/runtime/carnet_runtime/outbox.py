@@ -3,6 +3,10 @@
 `Outbox.add` writes an event in the caller's transaction; the relay publishes pending rows
 in id order (so in order per key) with the idempotent producer, and marks them sent only
 after the broker confirmed. A crash between the two re-sends; consumers absorb duplicates.
+
+`Outbox.published` lets a request wait (bounded) until the events it just committed are on Kafka:
+it reads the rows' state, woken at once by the relay when the relay runs in this process, and
+polling otherwise (the database's relay may be another replica's).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -73,8 +77,43 @@ SELECT pg_notify('{NOTIFY_CHANNEL}', '') WHERE EXISTS (SELECT FROM written)
 
 
 class Outbox:
-    def __init__(self, producer: str):
+    def __init__(self, producer: str, *, poll_seconds: float = 0.05):
         self.producer = producer
+        self.poll_seconds = poll_seconds
+        self._pool: asyncpg.Pool | None = None
+        self._sent = asyncio.Event()  # set, then replaced, each time this process's relay marks rows sent
+
+    def bind(self, pool: asyncpg.Pool | None) -> None:
+        """The pool `published` reads the rows' state on (the service's, while it runs)."""
+        self._pool = pool
+
+    def rows_sent(self) -> None:
+        """Called by this process's relay after it marked rows sent: wakes the waiters of `published`."""
+        self._sent.set()
+        self._sent = asyncio.Event()
+
+    async def published(self, event_ids: Sequence[uuid.UUID], *, within: float) -> bool:
+        """Wait until every event of `event_ids` (committed to the outbox) is confirmed by Kafka, at most
+        `within` seconds: True once none is pending, False when the time ran out (they stay in the
+        outbox, and the relay will publish them). A row housekeeping removed was sent long ago."""
+        ids = list(event_ids)
+        if not ids:
+            return True
+        if self._pool is None:
+            raise RuntimeError("the outbox is not bound to a pool: the service has not started")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            woken = self._sent  # taken before the read: a relay marking rows sent after it wakes us
+            pending = await self._pool.fetchval(
+                "SELECT EXISTS (SELECT FROM outbox WHERE event_id = ANY($1::uuid[]) AND state = 'pending')", ids)
+            if not pending:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            with suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), timeout=min(remaining, self.poll_seconds))
 
     def row(self, event: Event, *, campaign_id: str | None = None) -> OutboxRow:
         """The row `add` writes, for a writer that folds the insert into a larger statement
@@ -129,8 +168,10 @@ class OutboxRelay:
         confirm_timeout_seconds: float = 30.0,
         max_backoff_seconds: float = 5.0,
         retention_days: int = 7,
+        on_sent: Callable[[], None] | None = None,
     ):
         self.pool = pool
+        self.on_sent = on_sent
         self.broker = broker
         self.service = service
         self.batch_size = batch_size
@@ -226,6 +267,8 @@ class OutboxRelay:
                 confirmed,
             )
             OUTBOX_PUBLISHED.labels(self.service).inc(len(confirmed))
+            if self.on_sent is not None:
+                self.on_sent()
         if failure is not None:
             await conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",

@@ -53,7 +53,7 @@ async def forget_outbox_rows(conn: asyncpg.Connection, message_keys: Iterable[st
                        list(message_keys))
 
 
-def _kafka_kwargs(settings: ServiceSettings) -> dict:
+def kafka_client_kwargs(settings: ServiceSettings) -> dict:
     kwargs: dict = {"bootstrap_servers": settings.kafka_bootstrap_servers}
     context = ssl.create_default_context(cafile=str(settings.kafka_ssl_cafile)) if settings.kafka_ssl_cafile else None
     if settings.kafka_sasl_username:
@@ -68,7 +68,7 @@ def _kafka_kwargs(settings: ServiceSettings) -> dict:
 async def truncate_topics(settings: ServiceSettings, topics: list[str], before: datetime) -> dict[str, int]:
     """Delete, on each partition of `topics`, the records older than `before` that every consumer
     group with an offset there has committed past. Returns how many records went, per topic."""
-    kwargs = _kafka_kwargs(settings)
+    kwargs = kafka_client_kwargs(settings)
     admin = AIOKafkaAdminClient(**kwargs)
     consumer = AIOKafkaConsumer(**kwargs, enable_auto_commit=False)
     await admin.start()

@@ -40,6 +40,7 @@ from carnet_contracts.topics import ALL_TOPICS
 
 from . import db, purge
 from .auth import ServiceTokens, TokenVerifier, documented_roles
+from .barrier import GroupBarrier
 from .consumers import Consumers
 from .errors import RefusalStatuses
 from .http import BodySizeLimit, error_responses, install_error_handlers, install_request_metrics
@@ -106,6 +107,7 @@ class Service:
                                    batch_max_records=settings.consumer_batch_max_records,
                                    batch_timeout_ms=settings.consumer_batch_timeout_ms)
         self.broker = create_broker(settings)
+        self.barrier = GroupBarrier(settings, self.consumers.group)
         self.refusals = RefusalStatuses(refusals)
         self._pool: asyncpg.Pool | None = None
         self._background: list[BackgroundTask] = []
@@ -194,6 +196,11 @@ class Service:
     async def _purge_kafka(self, _: Service) -> None:
         await purge.truncate_pending(self.pool, self.settings, self.topics_written())
 
+    async def caught_up(self, topic: str, *, within: float) -> bool:
+        """Has this service's consumer group applied everything that was on `topic` when asked? Waits at
+        most `within` seconds; False when it has not by then, or the broker could not tell (barrier.py)."""
+        return await self.barrier.caught_up(topic, within=within)
+
     def service_tokens(self) -> ServiceTokens:
         """Tokens for this service's own calls to another service, signed with its own key."""
         return ServiceTokens(self.name, self.settings.signing_key_path)
@@ -275,7 +282,9 @@ class Service:
             service=self.name,
             batch_size=self.settings.outbox_batch_size,
             idle_poll_seconds=self.settings.outbox_idle_poll_seconds,
+            on_sent=self.outbox.rows_sent,
         )
+        self.outbox.bind(self._pool)
         self._tasks = [asyncio.create_task(self._after_broker(self.relay.run()), name="outbox-relay")]
         lag = ConsumerLagMonitor(self.name, self.broker, interval_seconds=self.settings.consumer_lag_interval_seconds)
         self._tasks.append(asyncio.create_task(self._after_broker(lag.run()), name="consumer-lag"))
@@ -293,6 +302,9 @@ class Service:
             for task in self._tasks:
                 with suppress(asyncio.CancelledError, Exception):
                     await task
+            with suppress(Exception):
+                await self.barrier.close()
+            self.outbox.bind(None)
             await self._pool.close()
             self._pool = None
 

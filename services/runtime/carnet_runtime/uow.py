@@ -20,6 +20,7 @@ Unit tests pass an in-memory subclass of `UnitOfWork` with fake repositories ins
 
 from __future__ import annotations
 
+import uuid
 from contextlib import suppress
 from types import TracebackType
 from typing import Self
@@ -36,6 +37,8 @@ class UnitOfWork:
 
     def __init__(self) -> None:
         self.published: list[tuple[Event, str | None]] = []
+        # The ids of the events this unit of work committed so far (for `Outbox.published`).
+        self.committed_event_ids: list[uuid.UUID] = []
 
     def publish(self, event: Event, *, campaign_id: str | None = None) -> None:
         """Record an event the change produces; it leaves with the change or not at all."""
@@ -98,9 +101,10 @@ class PostgresUnitOfWork(UnitOfWork):
         conn = self.conn
         try:
             if exc_type is None:
-                await self._outbox.add_all(conn, self.published)  # one statement for all of them
+                written = await self._outbox.add_all(conn, self.published)  # one statement for all of them
                 if self._transaction is not None:
                     await self._transaction.commit()
+                self.committed_event_ids += [envelope.event_id for envelope in written]
             elif self._transaction is not None:
                 await self._transaction.rollback()
         except BaseException:

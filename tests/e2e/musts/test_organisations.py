@@ -101,11 +101,6 @@ async def test_the_admin_cancels_a_redemption_after_its_grace_period_with_a_reas
               f"once batched: {refused.json()['error']['code']}")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "cross-service defect: the redemption service learns that a batch holds a redemption only from "
-    "affiliation.reimbursements; an admin cancel it receives before that event is accepted (200, the ticket "
-    "redeemable again) while the batch made at the affiliation service pays the organisation for it "
-    "(affiliation logs 'cancellation of a redemption already in a reimbursement batch'). See the e2e report."))
 async def test_an_admin_cancel_racing_a_reimbursement_batch_never_leaves_a_cancelled_redemption_in_the_batch(
         carnet: Carnet):
     async with carnet.play(schools=1, affiliates=1, redemption_cancel_grace_minutes=0) as play:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
@@ -19,6 +21,8 @@ from .schemas import (
     StatementRedemption,
     StatementView,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _file(media_type: str, description: str) -> dict:
@@ -66,9 +70,16 @@ def router(app: Affiliation) -> APIRouter:
 
     @batches.post("", status_code=201)
     async def create_batch(body: BatchIn | None = None, principal: Principal = require("admin")) -> BatchView:
+        """Answered once its ReimbursementBatchCreated is on Kafka (CARNET_AFFILIATION_BATCH_PUBLISH_WAIT_SECONDS
+        at most): a redemption it holds is then refused an admin's cancel at the redemption service."""
         body = body or BatchIn()
-        batch = await reimbursements.create_batch(app.uow(), CreateBatch(principal.sub, body.campaign_id,
-                                                                         body.execution_date))
+        uow = app.uow()
+        batch = await reimbursements.create_batch(uow, CreateBatch(principal.sub, body.campaign_id,
+                                                                   body.execution_date))
+        within = app.settings.batch_publish_wait_seconds
+        if not await app.service.outbox.published(uow.committed_event_ids, within=within):
+            log.warning("reimbursement batch answered before its event reached Kafka: the relay will publish it",
+                        extra={"batch_id": batch.batch_id, "waited_seconds": within})
         return BatchView.of(batch)
 
     @batches.get("/{batch_id}")

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time as clock_time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 import pytest
 import xmlschema
@@ -393,6 +394,14 @@ async def test_a_reimbursement_batch_pays_each_organisation_its_redemptions_up_t
     assert next(a for a in answers if a.status_code == 409).json()["error"]["code"] == "NOTHING_TO_REIMBURSE"
     body = batch.json()
     assert (body["total_cents"], body["count"]) == (10550, 3)
+    # the 201 came once the batch's event was confirmed by Kafka: the redemption service can know it
+    conn = await asyncpg.connect(affiliation.database_url)
+    try:
+        states = await conn.fetch("SELECT state FROM outbox WHERE event_type = 'ReimbursementBatchCreated' "
+                                  "AND envelope->'data'->>'batch_id' = $1", body["batch_id"])
+    finally:
+        await conn.close()
+    assert [r["state"] for r in states] == ["sent"]
     assert sorted((t["affiliate_id"], t["amount_cents"]) for t in body["transfers"]) == sorted([(a, 3550), (b, 7000)])
 
     sepa = await http.get(f"/v1/reimbursement-batches/{body['batch_id']}/sepa.xml", headers=stack.auth("admin"))

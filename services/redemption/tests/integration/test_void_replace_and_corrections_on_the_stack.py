@@ -250,3 +250,32 @@ async def test_the_admin_cancels_late_with_a_reason_then_voids_and_is_refused_on
     assert (cancelled["cancelled_by_role"], cancelled["then"]) == ("admin", "void")
     assert cancelled["reason"] == "Ticket déclaré volé avant l'encaissement"
     assert "staff-dpt-7" not in str(cancelled)
+
+
+async def test_an_admin_cancel_sent_as_soon_as_a_batch_is_on_kafka_is_refused_in_reimbursement_batch(
+        stack, redemption):
+    process, feed = redemption
+    strict = feed.another_campaign()
+    await strict.campaign(grace_minutes=0)
+    affiliate_id = await feed.affiliate()
+    tickets = await strict.tickets(3, amount_cents=900)
+    admin = stack.auth("admin", sub="staff-dpt-8")
+    async with httpx.AsyncClient(base_url=process.url, timeout=30) as client:
+        redeemed = []
+        for ticket in tickets:
+            r = await client.post("/v1/redemptions", json={"ticket_code": ticket.code},
+                                  headers=headers(stack, affiliate_id, str(uuid.uuid4())))
+            assert r.status_code == 201
+            redeemed.append(r.json()["redemption_id"])
+        # what the affiliation service does before its 201: the batch's event confirmed by Kafka; the
+        # admin's cancels follow at once, without waiting for this service to have applied it
+        await feed.publish(ReimbursementBatchCreated(
+            batch_id=f"batch-{uuid.uuid4().hex[:6]}", campaign_id=strict.campaign_id, redemption_ids=redeemed,
+            total_cents=2700, count=3, created_at=datetime.now(UTC)))
+        answers = await asyncio.gather(*(
+            client.post(f"/v1/redemptions/{rid}/cancel", headers=admin, json={"reason": "Encaissé en double"})
+            for rid in redeemed))
+    assert [(a.status_code, a.json()["error"]["code"]) for a in answers] == [
+        (409, "REDEMPTION_IN_REIMBURSEMENT_BATCH")] * 3
+    rows = await feed.fetch("SELECT status FROM redemptions WHERE redemption_id = ANY($1::uuid[])", redeemed)
+    assert [r["status"] for r in rows] == ["active"] * 3

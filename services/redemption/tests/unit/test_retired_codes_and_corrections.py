@@ -22,6 +22,7 @@ from carnet_contracts.events import (
     TicketVoidRequested,
 )
 from carnet_runtime.auth import Principal
+from carnet_runtime.errors import RefusalStatuses
 from redemption import application
 from redemption import domain as d
 from redemption.application import LateCorrection
@@ -188,6 +189,27 @@ async def test_the_admin_cannot_cancel_once_batched_and_nothing_changes(counter)
     assert refusal.code == "REDEMPTION_IN_REIMBURSEMENT_BATCH" and REFUSALS[refusal.code] == 409
     assert counter.db.committed == [] and counter.db.retired == {}
     assert counter.db.tickets[ticket_id].status is d.TicketStatus.REDEEMED
+
+
+async def test_the_admin_cancel_is_refused_retryable_and_changes_nothing_while_the_batches_are_not_known(counter):
+    code, ticket_id = await counter.credit()
+    redemption_id = (await counter.redeem(code)).body["redemption_id"]
+    asked: list[str] = []
+
+    async def not_known() -> bool:
+        asked.append("barrier")
+        return False
+
+    counter.scanner.batches_known = not_known
+    counter.db.committed.clear()
+    refusal = await refusal_of(correct(counter, redemption_id))
+    assert (refusal.code, refusal.retry_after) == ("SERVICE_UNAVAILABLE", application.BATCHES_RETRY_AFTER_SECONDS)
+    assert RefusalStatuses(REFUSALS).status(refusal.code) == 503
+    assert counter.db.committed == [] and counter.db.tickets[ticket_id].status is d.TicketStatus.REDEEMED
+    # the affiliate's own cancel within its grace period stays on the hot path: it never asks
+    affiliate = Principal(sub="login-a", role="affiliate", affiliate_id="aff-a")
+    cancelled = await counter.scanner.cancel_as(counter.uow(), affiliate, redemption_id, None)
+    assert cancelled.status is d.RedemptionStatus.CANCELLED and asked == ["barrier"]
 
 
 async def test_the_admin_must_give_a_reason_and_cancelling_twice_is_harmless(counter):
