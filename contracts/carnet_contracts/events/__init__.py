@@ -10,63 +10,66 @@ from __future__ import annotations
 from .. import topics
 from ..envelope import Event, UnknownEvent
 from . import affiliation, enrolment, notification, redemption, wallet
+from .affiliation import (
+    AffiliateActivated,
+    AffiliateContactChanged,
+    AffiliateIbanChanged,
+    AffiliateInvited,
+    AffiliateInvitedV1,
+    AffiliateLoginReminded,
+    AffiliateLoginRemindedV1,
+    AffiliateSuspended,
+    ConventionOtpIssued,
+    ConventionOtpIssuedV1,
+    ConventionSigned,
+    ConventionSignedV1,
+    IbanChangeOtpIssued,
+    PaidTransfer,
+    PasswordResetRequested,
+    PasswordResetRequestedV1,
+    ReimbursementBatchCreated,
+    ReimbursementBatchPaid,
+    ReimbursementBatchPaidV1,
+    ReimbursementTransfer,
+    ReimbursementTransferSent,
+)
 from .enrolment import (
-    CampaignPublished,
-    CampaignPurgeStarted,
-    SchoolRegistered,
-    CorrespondentDigestDue,
-    ApplicationSubmittedV1,
-    PassGrantedV1,
+    ApplicationRejected,
     ApplicationRejectedV1,
     ApplicationSubmitted,
-    PassGranted,
-    ApplicationRejected,
+    ApplicationSubmittedV1,
+    CampaignPublished,
+    CampaignPurgeStarted,
+    CorrespondentDigestDue,
     GuardianErasureRequested,
-)
-from .wallet import (
-    WalletCreated,
-    TicketsEmailRequested,
-    PassExpiryReminderDue,
-    TicketCredited,
-    TicketAssigned,
-    TicketVoidRequested,
-    TicketReplaceRequested,
-)
-from .redemption import (
-    TicketRedeemed,
-    RedemptionRejected,
-    RedemptionCancelled,
-    TicketVoided,
-    TicketVoidRefused,
-    TicketReplaced,
-    TicketReplaceRefused,
-)
-from .affiliation import (
-    AffiliateInvitedV1,
-    AffiliateActivated,
-    AffiliateSuspended,
-    ConventionOtpIssuedV1,
-    ConventionSignedV1,
-    PasswordResetRequestedV1,
-    AffiliateLoginRemindedV1,
-    AffiliateInvited,
-    ConventionOtpIssued,
-    ConventionSigned,
-    PasswordResetRequested,
-    AffiliateLoginReminded,
-    IbanChangeOtpIssued,
-    AffiliateIbanChanged,
-    AffiliateContactChanged,
-    ReimbursementTransferSent,
-    ReimbursementBatchCreated,
-    ReimbursementBatchPaidV1,
-    ReimbursementBatchPaid,
+    PassGranted,
+    PassGrantedV1,
+    SchoolRegistered,
+    WaitingFile,
 )
 from .notification import (
     MessageDelivered,
     MessageFailed,
 )
 from .parts import Guardian, GuardianContact, Level, Pupil, Student
+from .redemption import (
+    RedemptionCancelled,
+    RedemptionRejected,
+    TicketRedeemed,
+    TicketReplaced,
+    TicketReplaceRefused,
+    TicketVoided,
+    TicketVoidRefused,
+)
+from .wallet import (
+    PassExpiryReminderDue,
+    TicketAssigned,
+    TicketCredited,
+    TicketReplaceRequested,
+    TicketsEmailRequested,
+    TicketVoidRequested,
+    WalletCreated,
+)
 
 __all__ = [
     "ALL_EVENTS",
@@ -123,6 +126,9 @@ __all__ = [
     "WalletCreated",
     "events_on",
     "model_for",
+    "PaidTransfer",
+    "ReimbursementTransfer",
+    "WaitingFile",
 ]
 
 

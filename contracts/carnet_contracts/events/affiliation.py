@@ -8,7 +8,6 @@ from .. import topics
 from ..envelope import Event
 from .parts import _Part
 
-
 # --- affiliation.affiliates ----------------------------------------------------------------
 
 

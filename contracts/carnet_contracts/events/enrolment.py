@@ -9,7 +9,6 @@ from .. import topics
 from ..envelope import Event
 from .parts import Guardian, GuardianContact, Pupil, Student, _Part
 
-
 # --- enrolment.campaigns -------------------------------------------------------------
 
 

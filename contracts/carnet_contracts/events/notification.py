@@ -7,7 +7,6 @@ from datetime import datetime
 from .. import topics
 from ..envelope import Event
 
-
 # --- notification.messages ------------------------------------------------------------------
 
 

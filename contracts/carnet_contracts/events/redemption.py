@@ -8,7 +8,6 @@ from typing import Literal
 from .. import topics
 from ..envelope import Event
 
-
 # --- redemption.redemptions --------------------------------------------------------------
 
 
