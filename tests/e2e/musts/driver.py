@@ -398,7 +398,7 @@ class Play:
         codes = len(self.carnet.mail.to(self.contact(affiliate), "confirmer le changement d'IBAN"))
         await self.call("POST", "affiliation", path, json={"iban": iban}, headers=self.counter(affiliate), expect=(202,))
         sent = await self.carnet.mail.wait(self.contact(affiliate), "confirmer le changement d'IBAN", count=codes + 1)
-        otp = sent[-1].find(r"\b(\d{6})\b")
+        otp = sent[-1].find(r"(?m)^\s+(\d{6})\s*$")
         return (await self.call("POST", "affiliation", f"{path}/confirm", json={"otp": otp},
                                 headers=self.counter(affiliate))).json()
 

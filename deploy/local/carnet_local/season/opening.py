@@ -97,7 +97,7 @@ class Opening(Driver):
         await self.call("POST", f"{here}/read", headers=me, json={"sha256": convention["sha256"]}, what="convention: read")
         await self.call("POST", f"{here}/accept", headers=me, what="convention: accept")
         await self.call("POST", f"{here}/otp", headers=me, expect=(202,), what="convention: one-time code")
-        otp = await self.mailbox.find(contact, "code", r"\b(\d{6})\b", self.timeout)
+        otp = await self.mailbox.find(contact, "code", r"(?m)^\s+(\d{6})\s*$", self.timeout)
         signed = (await self.call("POST", f"{here}/sign", headers=me, json={"otp": otp}, what="convention: sign")).json()
         if signed.get("status") != "active":
             raise ToolError(f"convention signed but the organisation is {signed.get('status')}, not active")

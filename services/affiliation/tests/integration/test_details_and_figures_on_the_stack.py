@@ -402,7 +402,8 @@ async def test_the_topics_wallet_and_redemption_read_carry_no_contact_address_ib
 
     read_by_others = await asyncio.gather(*(stack.events(topic, raw=True, timeout=3)
                                             for topic in (AFFILIATES, REIMBURSEMENTS)))
-    records = [r for found in read_by_others for r in found]
+    # what the affiliation processes wrote (tests of other services publish their own stand-in events here)
+    records = [r for found in read_by_others for r in found if json.loads(r.value)["producer"] == "affiliation"]
     types = {json.loads(r.value)["event_type"] for r in records}
     assert {"AffiliateActivated", "AffiliateSuspended", "ReimbursementBatchCreated", "ReimbursementBatchPaid"} <= types
     assert types <= {"AffiliateActivated", "AffiliateSuspended", "ReimbursementBatchCreated", "ReimbursementBatchPaid"}
