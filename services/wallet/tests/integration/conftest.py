@@ -12,19 +12,19 @@ import pytest
 from carnet_contracts import ticket_code
 from carnet_contracts.events import GuardianContact, PassGranted, Pupil
 from carnet_contracts.topics import WALLET_WALLETS
-from carnet_local.testing import poll_database
+from carnet_local.testing import ServiceDatabase
 
 # The periodic work (reminders, snapshots' retention, re-encryption) every second, for tests.
 FAST_PERIODIC = {"CARNET_WALLET_HOUSEKEEPING_INTERVAL_SECONDS": "1",
                  "CARNET_WALLET_CODE_REENCRYPT_INTERVAL_SECONDS": "1"}
 
 
-class Feed:
+class Feed(ServiceDatabase):
     """Publishes other services' events and looks into the wallet's own database."""
 
     def __init__(self, stack, database_url: str):
+        super().__init__(database_url)
         self.stack = stack
-        self.database_url = database_url
         self.campaign_id = f"campaign-{uuid.uuid4().hex[:8]}"
         today = datetime.now(UTC).date()
         self.valid_until = today + timedelta(days=200)  # a campaign under way, whatever today is
@@ -53,24 +53,6 @@ class Feed:
             timeout=timeout,
         )
         return created["data"]["wallet_id"]
-
-    async def until(self, query: str, *args, timeout: float = 60.0):
-        """Poll the service's own database until `query` gives a truthy value."""
-        return await poll_database(self.database_url, query, *args, timeout=timeout)
-
-    async def fetchval(self, query: str, *args):
-        conn = await asyncpg.connect(self.database_url)
-        try:
-            return await conn.fetchval(query, *args)
-        finally:
-            await conn.close()
-
-    async def fetch(self, query: str, *args):
-        conn = await asyncpg.connect(self.database_url)
-        try:
-            return await conn.fetch(query, *args)
-        finally:
-            await conn.close()
 
     async def dump(self) -> str:
         """Every row of every table of the database, as PostgreSQL writes them (text, json, and bytea in hex)."""
