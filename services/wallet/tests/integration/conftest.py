@@ -7,7 +7,9 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
+import pypdfium2
 import pytest
+import zxingcpp
 
 from carnet_contracts import ticket_code
 from carnet_contracts.events import GuardianContact, PassGranted, Pupil
@@ -68,6 +70,16 @@ class Feed(ServiceDatabase):
             return "\n".join(lines)
         finally:
             await conn.close()
+
+
+def barcodes(pdf: bytes) -> list[str]:
+    """The Code 128 barcodes of a PDF's first page, read as a scanner would at 200 dpi."""
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        image = document[0].render(scale=200 / 72, grayscale=True).to_pil()
+    finally:
+        document.close()
+    return sorted(b.text for b in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.Code128))
 
 
 def code_forms(code: str) -> list[str]:
