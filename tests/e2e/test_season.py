@@ -34,7 +34,6 @@ from carnet_local.testing import GroupLag, ServiceProcess
 pytestmark = pytest.mark.integration
 
 SMALL = SeasonSize(families=26, schools=2, affiliates=3, seed=7)
-FAST_HASHING = {"CARNET_AFFILIATION_ARGON2_MEMORY_KIB": "8192", "CARNET_AFFILIATION_ARGON2_PARALLELISM": "1"}
 
 
 @dataclass
@@ -49,26 +48,9 @@ class Stack:
 def start_system(stack, mail_dir, smtp_port: int) -> Stack:
     """The five services, each its own process and database; the notification service sends to the
     SMTP capture on `smtp_port` (one .eml file per e-mail) and fetches ticket sheets from this wallet."""
-    wallet = stack.service("wallet")
-    services = {
-        "enrolment": stack.service("enrolment"),
-        "wallet": wallet,
-        "redemption": stack.service("redemption"),
-        "affiliation": stack.service("affiliation", env=FAST_HASHING),
-        "notification": stack.service("notification", smtp_port=smtp_port,
-                                      env={"CARNET_SMTP_PORT": str(smtp_port), "CARNET_WALLET_URL": wallet.url}),
-    }
-    for service in services.values():
-        service.start(wait=False)
-    try:
-        for service in services.values():
-            service.wait_ready(timeout=120)
-    except BaseException:
-        stop_system(services)
-        raise
-    urls = {name: s.url for name, s in services.items()}
-    return Stack(services, Endpoints(**urls, keys_dir=stack.keys_dir, mail_dir=mail_dir,
-                                     kafka_bootstrap=stack.kafka_bootstrap))
+    services = stack.five_services(smtp_port=smtp_port)
+    return Stack(services.processes, Endpoints(**services.urls, keys_dir=stack.keys_dir, mail_dir=mail_dir,
+                                               kafka_bootstrap=stack.kafka_bootstrap))
 
 
 def stop_system(services: dict[str, ServiceProcess]) -> None:

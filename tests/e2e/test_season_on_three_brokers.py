@@ -40,7 +40,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 SERVICES = ("enrolment", "wallet", "redemption", "affiliation", "notification")
 SIZE = SeasonSize(families=26, schools=2, affiliates=3, seed=7)
 T = TypeVar("T")
-FAST_HASHING = {"CARNET_AFFILIATION_ARGON2_MEMORY_KIB": "8192", "CARNET_AFFILIATION_ARGON2_PARALLELISM": "1"}
 
 
 @dataclass
@@ -66,20 +65,9 @@ def system(stack_on_three_brokers, tmp_path_factory) -> Iterator[System]:
     stack = stack_on_three_brokers
     mail_dir, smtp_port = tmp_path_factory.mktemp("mail"), free_port()
     capture = start_capture(mail_dir, smtp_port)
-    wallet = stack.service("wallet")
-    services = {
-        "enrolment": stack.service("enrolment"),
-        "wallet": wallet,
-        "redemption": stack.service("redemption"),
-        "affiliation": stack.service("affiliation", env=FAST_HASHING),
-        "notification": stack.service("notification", smtp_port=smtp_port,
-                                      env={"CARNET_SMTP_PORT": str(smtp_port), "CARNET_WALLET_URL": wallet.url}),
-    }
+    services: dict[str, ServiceProcess] = {}
     try:
-        for service in services.values():
-            service.start(wait=False)
-        for service in services.values():
-            service.wait_ready(timeout=180)
+        services = stack.five_services(smtp_port=smtp_port, timeout=180).processes
         urls = {name: s.url for name, s in services.items()}
         yield System(stack, services, Endpoints(**urls, keys_dir=stack.keys_dir, mail_dir=mail_dir,
                                                 kafka_bootstrap=stack.kafka_bootstrap))

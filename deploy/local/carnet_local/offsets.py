@@ -9,17 +9,23 @@ import time
 from typing import Any
 
 
-async def _partitions(bootstrap: str, topics: list[str]) -> list[Any]:
-    """Every partition of `topics` (a topic the broker does not know has none)."""
-    from aiokafka import TopicPartition
+async def describe_topics(bootstrap: str, topics: list[str]) -> list[dict[str, Any]]:
+    """What the cluster says of `topics`: each one's partitions, or its error code when it does not know it."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        described = await admin.describe_topics(topics)
+        return await admin.describe_topics(topics)
     finally:
         await admin.close()
+
+
+async def _partitions(bootstrap: str, topics: list[str]) -> list[Any]:
+    """Every partition of `topics` (a topic the broker does not know has none)."""
+    from aiokafka import TopicPartition
+
+    described = await describe_topics(bootstrap, topics)
     return [TopicPartition(d["topic"], p["partition"]) for d in described if not d.get("error_code")
             for p in sorted(d["partitions"], key=lambda p: p["partition"])]
 

@@ -59,6 +59,48 @@ async def poll_database(database_url: str, query: str, *args: Any, timeout: floa
     raise AssertionError(f"the service did not apply the events within {timeout} s: {query}")
 
 
+class ServiceDatabase:
+    """A service's own database as a test looks into it: wait until a query holds, read rows."""
+
+    def __init__(self, database_url: str):
+        self.database_url = database_url
+
+    async def until(self, query: str, *args: Any, timeout: float = 60.0) -> Any:
+        """Poll the service's own database until `query` gives a truthy value."""
+        return await poll_database(self.database_url, query, *args, timeout=timeout)
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            return await conn.fetch(query, *args)
+        finally:
+            await conn.close()
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            return await conn.fetchval(query, *args)
+        finally:
+            await conn.close()
+
+
+def _decoded(records: list[Any], *, raw: bool) -> list[Any]:
+    """Kafka records as they are (`raw`), or their decoded envelopes, passing over what is not JSON."""
+    if raw:
+        return list(records)
+    decoded = []
+    for record in records:
+        try:
+            decoded.append(json.loads(record.value))
+        except ValueError:
+            continue
+    return decoded
+
+
 def _run_coroutine(coroutine: Any) -> Any:
     """Run a coroutine to completion from synchronous code, even when called inside a running loop."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
@@ -309,14 +351,7 @@ class TestStack:
             while time.monotonic() < deadline:
                 batches = await consumer.getmany(timeout_ms=500)
                 for records in batches.values():
-                    for record in records:
-                        if raw:
-                            found.append(record)
-                        else:
-                            try:
-                                found.append(json.loads(record.value))
-                            except ValueError:
-                                continue
+                    found += _decoded(records, raw=raw)
                 if until is not None and until(found):
                     break
         finally:
@@ -343,16 +378,7 @@ class TestStack:
                     raise AssertionError(f"could not read {topic} up to its end offsets within {timeout} s")
                 batches = await consumer.getmany(timeout_ms=500)
                 for tp, records in batches.items():
-                    for record in records:
-                        if record.offset >= ends[tp]:
-                            continue
-                        if raw:
-                            found.append(record)
-                        else:
-                            try:
-                                found.append(json.loads(record.value))
-                            except ValueError:
-                                continue
+                    found += _decoded([record for record in records if record.offset < ends[tp]], raw=raw)
         finally:
             await consumer.stop()
         return found
@@ -425,6 +451,6 @@ def start_three_broker_stack(stack: TestStack) -> TestStack:
                      kafka_bootstrap=cluster.bootstrap)
 
 
-__all__ = ["FAST_PASSWORD_HASHING", "SERVICE_PORTS", "FiveServices", "GroupLag", "ServiceProcess", "TestStack",
-           "consumer_lag", "end_offsets", "poll_database", "start_test_stack", "start_three_broker_stack",
+__all__ = ["FAST_PASSWORD_HASHING", "SERVICE_PORTS", "FiveServices", "GroupLag", "ServiceDatabase", "ServiceProcess",
+           "TestStack", "consumer_lag", "end_offsets", "poll_database", "start_test_stack", "start_three_broker_stack",
            "wait_caught_up"]

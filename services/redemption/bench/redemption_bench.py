@@ -41,7 +41,8 @@ from redemption.application import Scanner
 from redemption.store import ScannerStore, scanner_pool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu_profile import Sampling  # noqa: E402  (beside this file)
+import cpu_profile  # noqa: E402  (beside this file)
+from carnet_local.profiling import Profile  # noqa: E402
 from http_load import Figures, HttpConnection, fixed_rate, full_path, liveness, percentile  # noqa: E402
 
 POOL_SIZE = 10  # the service's scanner pool (CARNET_REDEMPTION_SCANNER_POOL_SIZE), so (a) and (b) use as many connections
@@ -323,7 +324,7 @@ async def main(args: argparse.Namespace) -> None:
         if args.profile_requests:
             level = args.profile_level or levels[max(range(len(levels)), key=lambda i: ratios[i])]
             codes = await seed(service_dsn, key, affiliate_id, args.profile_requests)
-            samplings = [Sampling(r.process.pid) for r in replicas]
+            samplings = [cpu_profile.sampling(r.process.pid) for r in replicas]
             await asyncio.sleep(1.0)  # py-spy attached to every process
             cpu_before = service_cpu()
             p = await full_path(ports, token, codes, level)
@@ -332,12 +333,10 @@ async def main(args: argparse.Namespace) -> None:
             print(p.line(f"(d) profiled full path  c={level}"))
             print(f"    service CPU per redemption while sampled: {cpu_per_request * 1000:.2f} ms"
                   f" (py-spy at 200 Hz per process adds a little)")
-            merged = profiles[0]
-            for other in profiles[1:]:
-                merged.stacks += other.stacks
-                merged.samples += other.samples
-            print(merged.table("by stage", merged.by_stage(), cpu_per_request * 1000))
-            print(merged.table("hottest frames (own time)", merged.hottest(), cpu_per_request * 1000))
+            merged = Profile.merged(profiles)
+            ms = cpu_per_request * 1000
+            print(merged.table("by stage", cpu_profile.by_stage(merged), ms, per="redemption"))
+            print(merged.table("hottest frames (own time)", merged.hottest(), ms, per="redemption"))
 
         rate_codes = await seed(service_dsn, key, affiliate_id, int(args.rate * args.rate_seconds))
         f = await fixed_rate(ports, token, rate_codes, args.rate)

@@ -1,8 +1,5 @@
-"""Where a service process spends its CPU, sampled with py-spy while it works, as two small tables.
-
-`Sampling(pid)` runs `py-spy record --format raw` on the process (not stopping it: --nonblocking) until
-`stop()`; the collapsed stacks (one line per distinct stack: `frame;frame;... count`, root first) are then
-read twice:
+"""Where the wallet process spends its CPU, sampled with py-spy while it consumes (carnet_local.profiling),
+as small tables printed by the benchmark:
 - by stage: the outermost part of Carnet's own path a sample is in (the handler, the runtime's dispatch,
   the outbox relay, ...): what the time is spent doing;
 - by library: the innermost frame that belongs to a package (standard-library frames count for the
@@ -14,13 +11,9 @@ shares are shares of the process's Python CPU.
 from __future__ import annotations
 
 import re
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 from collections import Counter
-from pathlib import Path
+
+from carnet_local.profiling import Profile, Sampling, any_frame, innermost
 
 # (name, pattern on one frame "function (path:line)"): a sample belongs to the first stage of this list
 # that any of its frames matches.
@@ -54,85 +47,15 @@ LIBRARIES: list[tuple[str, re.Pattern[str]]] = [
     ("the service's package", re.compile(r"/services/\w+/(wallet|enrolment|redemption|affiliation|notification)/")),
     ("uvicorn, starlette, FastAPI", re.compile(r"/(uvicorn|starlette|fastapi|anyio)/")),
 ]
-EVENT_LOOP = "asyncio event loop itself"
-
-_FRAME_PATH = re.compile(r"\(([^:()]+)(?::\d+)?\)\s*$")
 
 
-def py_spy() -> str:
-    found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not Path(found).exists():
-        raise RuntimeError("py-spy is not installed (uv sync: it is in the workspace's dev group)")
-    return found
+def sampling(pid: int) -> Sampling:
+    return Sampling(pid, rate=1000)
 
 
-class Sampling:
-    def __init__(self, pid: int, *, rate: int = 1000):
-        self.output = Path(tempfile.mkdtemp(prefix="carnet-profile-")) / "stacks.txt"
-        self.process = subprocess.Popen(
-            [py_spy(), "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw", "--nonblocking",
-             "--gil", "--full-filenames",
-             "--output", str(self.output)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-
-    def stop(self) -> Profile:
-        self.process.send_signal(signal.SIGINT)  # py-spy writes its file and exits
-        _, errors = self.process.communicate(timeout=60)
-        if not self.output.exists():
-            raise RuntimeError(f"py-spy wrote no profile: {errors.decode(errors='replace')[-500:]}")
-        return Profile.parse(self.output.read_text())
+def by_stage(profile: Profile) -> Counter[str]:
+    return profile.shares(lambda frames: any_frame(STAGES, frames))
 
 
-def _path(frame: str) -> str:
-    found = _FRAME_PATH.search(frame)
-    return found.group(1) if found else frame
-
-
-class Profile:
-    def __init__(self, stacks: list[tuple[list[str], int]]):
-        self.stacks = stacks
-        self.samples = sum(n for _, n in stacks)
-
-    @classmethod
-    def parse(cls, text: str) -> Profile:
-        stacks = []
-        for line in text.splitlines():
-            stack, _, count = line.rpartition(" ")
-            if stack and count.isdigit():
-                frames = stack.split(";")
-                # What runs the loop (python -m, run(), uvicorn, asyncio.run) is above every sample: drop it.
-                loop = max((i for i, f in enumerate(frames) if "asyncio/runners.py" in f), default=-1)
-                stacks.append((frames[loop + 1:] or frames[-1:], int(count)))
-        return cls(stacks)
-
-    def by_stage(self) -> Counter[str]:
-        shares: Counter[str] = Counter()
-        for frames, n in self.stacks:
-            stage = next((name for name, pattern in STAGES if any(pattern.search(frame) for frame in frames)),
-                         EVENT_LOOP)
-            shares[stage] += n
-        return shares
-
-    def by_library(self) -> Counter[str]:
-        shares: Counter[str] = Counter()
-        for frames, n in self.stacks:
-            library = next((name for frame in reversed(frames) for name, pattern in LIBRARIES
-                            if pattern.search(_path(frame))), EVENT_LOOP)
-            shares[library] += n
-        return shares
-
-    def hottest(self, limit: int = 8) -> Counter[str]:
-        """The frames with the most samples of their own (the leaf), for a closer look."""
-        shares: Counter[str] = Counter()
-        for frames, n in self.stacks:
-            function, _, where = frames[-1].strip().partition(" (")
-            shares[f"{function} ({where.rsplit('site-packages/', 1)[-1].rsplit('services/', 1)[-1]}"] += n
-        return Counter(dict(shares.most_common(limit)))
-
-    def table(self, title: str, shares: Counter[str], ms_per_item: float, *, indent: str = "      ") -> str:
-        lines = [f"{indent}{title} ({self.samples} samples; ms of CPU per wallet)"]
-        for name, n in shares.most_common():
-            share = n / self.samples if self.samples else 0.0
-            lines.append(f"{indent}  {share:6.1%}  {share * ms_per_item:5.2f} ms  {name}")
-        return "\n".join(lines)
+def by_library(profile: Profile) -> Counter[str]:
+    return profile.shares(lambda frames: innermost(LIBRARIES, frames, on_path=True))

@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaProducer
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
-from cpu_profile import Sampling
+import cpu_profile
 
 from carnet_contracts import ticket_code
 from carnet_contracts.envelope import Envelope
@@ -229,15 +229,16 @@ async def main(wallets: int, sheets: int) -> None:
         print(f"    full path: Kafka -> wallet process -> database                                 {full:6.0f} wallets/s"
               f"   (publishing took {published:.2f} s; wallet process CPU {cpu_ms:.2f} ms per wallet)")
         print(f"    ratio full path / baseline: {full / base:.2f}   (full path / batched baseline: {full / batched:.2f})")
-        sampling = Sampling(process.process.pid)
+        sampling = cpu_profile.sampling(process.process.pid)
         cpu_before = cpu_seconds(process.process.pid)
         await full_path_wallets(stack.kafka_bootstrap, service_dsn, wallets)
         cpu_ms = (cpu_seconds(process.process.pid) - cpu_before) * 1000 / wallets
         profile = sampling.stop()
         print(f"    where the wallet process's CPU goes (py-spy, another {wallets} events, {cpu_ms:.2f} ms per wallet):")
-        print(profile.table("by stage", profile.by_stage(), cpu_ms))
-        print(profile.table("by library (innermost package frame)", profile.by_library(), cpu_ms))
-        print(profile.table("hottest frames (own time)", profile.hottest(), cpu_ms))
+        print(profile.table("by stage", cpu_profile.by_stage(profile), cpu_ms, per="wallet"))
+        print(profile.table("by library (innermost package frame)", cpu_profile.by_library(profile), cpu_ms,
+                            per="wallet"))
+        print(profile.table("hottest frames (own time)", profile.hottest(limit=8), cpu_ms, per="wallet"))
         print(f"    (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
 
         if not sheets:

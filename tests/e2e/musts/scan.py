@@ -12,7 +12,8 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+
+from carnet_local.offsets import describe_topics
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,7 @@ async def scan_database(name: str, dsn: str, needles: list[str]) -> list[Found]:
 
 async def topic_records(bootstrap: str, topics: list[str]) -> dict[str, list[str]]:
     """Every record still held on each topic, from its first offset to its end, as text (key, value, headers)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(topics)
-    finally:
-        await admin.close()
+    described = await describe_topics(bootstrap, topics)
     assert not [d["topic"] for d in described if d["error_code"]] and len(described) == len(topics), described
     partitions = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)

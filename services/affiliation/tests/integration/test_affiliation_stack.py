@@ -57,12 +57,6 @@ def affiliation(stack):
     service.stop()
 
 
-@pytest.fixture
-async def http(affiliation):
-    async with httpx.AsyncClient(base_url=affiliation.url, timeout=30) as client:
-        yield client
-
-
 # Unique per test run: other tests' events may be replayed to this test's mail capture.
 RUN = uuid.uuid4().hex[:8]
 

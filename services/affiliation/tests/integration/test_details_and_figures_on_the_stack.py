@@ -15,7 +15,6 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-import httpx
 import pytest
 import xmlschema
 from stdnum import luhn
@@ -45,12 +44,6 @@ def affiliation(stack):
     }).start(timeout=120)
     yield service
     service.stop()
-
-
-@pytest.fixture
-async def http(affiliation):
-    async with httpx.AsyncClient(base_url=affiliation.url, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture

@@ -15,13 +15,12 @@ import csv
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from email import message_from_bytes, policy
 
 from carnet_runtime import Refusal
 from carnet_runtime.text import unsafe_character
 
-from .application import StudentKey
+from .application import Student, StudentKey
 from .text import COLLEGE_LEVELS, fold_name, levels_in_words, normalise_level, parse_day, tidy_name
 
 FIELDS = ("nom", "prénom", "date de naissance", "niveau")
@@ -32,16 +31,10 @@ _UNREADABLE = "caractères illisibles : enregistrer le fichier en « CSV UTF-8 �
 
 
 @dataclass(frozen=True)
-class RosterEntry:
-    line: int
-    last_name: str
-    first_name: str
-    birth_date: date
-    level: str
+class RosterEntry(Student):
+    """A student as the school's list gives them, with the number of the line they stand on."""
 
-    @property
-    def key(self) -> StudentKey:
-        return StudentKey.of(self.last_name, self.first_name, self.birth_date)
+    line: int = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -135,7 +128,7 @@ def _read_line(number: int, fields: list[str], levels: tuple[str, ...]) -> Roste
     if reasons:
         return " ; ".join(reasons)
     assert birth_date is not None
-    return RosterEntry(number, tidy_name(last_name), tidy_name(first_name), birth_date, level)
+    return RosterEntry(tidy_name(last_name), tidy_name(first_name), birth_date, level, line=number)
 
 
 def parse_roster(data: bytes, levels: tuple[str, ...] = COLLEGE_LEVELS) -> Roster:

@@ -9,7 +9,6 @@ import email
 import io
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from email import policy
@@ -23,6 +22,7 @@ from reportlab.pdfgen import canvas
 
 from carnet_contracts import events as ev
 from carnet_runtime.auth import TokenVerifier
+from notification.domain import retention
 
 PARIS = ZoneInfo("Europe/Paris")
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
@@ -172,14 +172,9 @@ async def settled(notification, stack, recipient: str, count: int, state: str = 
     raise AssertionError(f"{recipient}: {[m['state'] for m in log]} within {timeout} s, expected {count} {state}")
 
 
-@dataclass(frozen=True)
-class Campaign:
-    """A test's campaign, under way today (conftest's `campaign`)."""
-
-    campaign_id: str
-    label: str
-    pass_valid_until: date
-    reimbursement_deadline: date
+class Campaign(retention.Campaign):
+    """A test's campaign, under way today (conftest's `campaign`): the campaign as the service keeps
+    it, and the event that publishes it."""
 
     @classmethod
     def from_today(cls, campaign_id: str) -> Campaign:

@@ -7,14 +7,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from carnet_contracts import ticket_code
 from carnet_contracts.envelope import Envelope, Event
 from carnet_contracts.events import AffiliateActivated, CampaignPublished, TicketCredited
-from carnet_local.testing import poll_database
+from carnet_local.testing import ServiceDatabase
 
 
 @dataclass
@@ -25,12 +24,12 @@ class Credited:
     amount_cents: int
 
 
-class Feed:
+class Feed(ServiceDatabase):
     """Publishes other services' events with one producer, and waits until the service applied them."""
 
     def __init__(self, stack, database_url: str):
+        super().__init__(database_url)
         self.stack = stack
-        self.database_url = database_url
         self.key = stack.secrets["CARNET_TICKET_CODE_HASH_KEY"].encode()
         self.campaign_id = f"campaign-{uuid.uuid4().hex[:8]}"
         self.today = datetime.now(UTC).date()
@@ -95,17 +94,6 @@ class Feed:
             "SELECT true FROM campaigns WHERE campaign_id = $1 AND redemption_cancel_grace_minutes = $2",
             self.campaign_id, grace_minutes,
         )
-
-    async def until(self, query: str, *args, timeout: float = 60.0):
-        """Poll the service's own database until `query` gives a truthy value."""
-        return await poll_database(self.database_url, query, *args, timeout=timeout)
-
-    async def fetch(self, query: str, *args):
-        conn = await asyncpg.connect(self.database_url)
-        try:
-            return await conn.fetch(query, *args)
-        finally:
-            await conn.close()
 
 
 async def start_redemption(stack, **env: str):

@@ -7,24 +7,26 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
+import pypdfium2
 import pytest
+import zxingcpp
 
 from carnet_contracts import ticket_code
 from carnet_contracts.events import GuardianContact, PassGranted, Pupil
 from carnet_contracts.topics import WALLET_WALLETS
-from carnet_local.testing import poll_database
+from carnet_local.testing import ServiceDatabase
 
 # The periodic work (reminders, snapshots' retention, re-encryption) every second, for tests.
 FAST_PERIODIC = {"CARNET_WALLET_HOUSEKEEPING_INTERVAL_SECONDS": "1",
                  "CARNET_WALLET_CODE_REENCRYPT_INTERVAL_SECONDS": "1"}
 
 
-class Feed:
+class Feed(ServiceDatabase):
     """Publishes other services' events and looks into the wallet's own database."""
 
     def __init__(self, stack, database_url: str):
+        super().__init__(database_url)
         self.stack = stack
-        self.database_url = database_url
         self.campaign_id = f"campaign-{uuid.uuid4().hex[:8]}"
         today = datetime.now(UTC).date()
         self.valid_until = today + timedelta(days=200)  # a campaign under way, whatever today is
@@ -54,24 +56,6 @@ class Feed:
         )
         return created["data"]["wallet_id"]
 
-    async def until(self, query: str, *args, timeout: float = 60.0):
-        """Poll the service's own database until `query` gives a truthy value."""
-        return await poll_database(self.database_url, query, *args, timeout=timeout)
-
-    async def fetchval(self, query: str, *args):
-        conn = await asyncpg.connect(self.database_url)
-        try:
-            return await conn.fetchval(query, *args)
-        finally:
-            await conn.close()
-
-    async def fetch(self, query: str, *args):
-        conn = await asyncpg.connect(self.database_url)
-        try:
-            return await conn.fetch(query, *args)
-        finally:
-            await conn.close()
-
     async def dump(self) -> str:
         """Every row of every table of the database, as PostgreSQL writes them (text, json, and bytea in hex)."""
         conn = await asyncpg.connect(self.database_url)
@@ -86,6 +70,16 @@ class Feed:
             return "\n".join(lines)
         finally:
             await conn.close()
+
+
+def barcodes(pdf: bytes) -> list[str]:
+    """The Code 128 barcodes of a PDF's first page, read as a scanner would at 200 dpi."""
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        image = document[0].render(scale=200 / 72, grayscale=True).to_pil()
+    finally:
+        document.close()
+    return sorted(b.text for b in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.Code128))
 
 
 def code_forms(code: str) -> list[str]:

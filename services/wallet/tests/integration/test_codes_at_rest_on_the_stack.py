@@ -13,9 +13,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-import pypdfium2
 import pytest
-import zxingcpp
 
 from carnet_contracts import ticket_code
 from carnet_contracts.events import TicketReplaced
@@ -24,18 +22,9 @@ from carnet_runtime.db import apply_migrations
 from wallet.app import MIGRATIONS
 from wallet.codes import CodeVault, Sealed, pending_place
 
-from .conftest import FAST_PERIODIC, Feed, code_forms
+from .conftest import FAST_PERIODIC, Feed, barcodes, code_forms
 
 pytestmark = pytest.mark.integration
-
-
-def barcodes(pdf: bytes) -> list[str]:
-    document = pypdfium2.PdfDocument(pdf)
-    try:
-        image = document[0].render(scale=200 / 72, grayscale=True).to_pil()
-    finally:
-        document.close()
-    return sorted(b.text for b in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.Code128))
 
 
 async def test_a_dump_of_the_wallet_database_holds_no_ticket_code_while_the_owner_sees_and_prints_them(

@@ -7,9 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
-import pypdfium2
 import pytest
-import zxingcpp
 
 from carnet_contracts import ticket_code
 from carnet_contracts.events import (
@@ -21,16 +19,9 @@ from carnet_contracts.events import (
 )
 from carnet_contracts.topics import WALLET_TICKETS, WALLET_WALLETS
 
+from .conftest import barcodes
+
 pytestmark = pytest.mark.integration
-
-
-def barcodes(pdf: bytes) -> list[str]:
-    document = pypdfium2.PdfDocument(pdf)
-    try:
-        image = document[0].render(scale=200 / 72, grayscale=True).to_pil()
-    finally:
-        document.close()
-    return sorted(b.text for b in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.Code128))
 
 
 async def a_credited_wallet(stack, feed, client, *amounts):
