@@ -165,6 +165,7 @@ class OutboxRelay:
         service: str,
         batch_size: int = 500,
         idle_poll_seconds: float = 0.5,
+        gather_seconds: float = 0.0,
         confirm_timeout_seconds: float = 30.0,
         max_backoff_seconds: float = 5.0,
         retention_days: int = 7,
@@ -176,6 +177,7 @@ class OutboxRelay:
         self.service = service
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
+        self.gather_seconds = gather_seconds
         self.confirm_timeout_seconds = confirm_timeout_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self.retention_days = retention_days
@@ -224,6 +226,8 @@ class OutboxRelay:
             if published < self.batch_size:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout=self.idle_poll_seconds)
+                    if self.gather_seconds:  # woken by a commit: let the ones right behind it join the batch
+                        await asyncio.sleep(self.gather_seconds)
 
     async def relay_once(self, conn: asyncpg.Connection) -> int:
         """Publish one batch of pending events; return how many the broker confirmed.

@@ -282,6 +282,7 @@ class Service:
             service=self.name,
             batch_size=self.settings.outbox_batch_size,
             idle_poll_seconds=self.settings.outbox_idle_poll_seconds,
+            gather_seconds=self.settings.outbox_gather_seconds,
             on_sent=self.outbox.rows_sent,
         )
         self.outbox.bind(self._pool)

@@ -74,6 +74,9 @@ class ServiceSettings(BaseSettings):
     trusted_proxies: str = Field("", validation_alias=_shared("TRUSTED_PROXIES"))
     outbox_batch_size: int = 500
     outbox_idle_poll_seconds: float = 0.5
+    # Woken by a commit, the relay waits this long for the commits right behind it, so that under load
+    # it reads, publishes and marks a batch instead of one event at a time (its cost is per batch).
+    outbox_gather_seconds: float = Field(0.003, ge=0, le=0.1)
     consumer_lag_interval_seconds: float = 15.0
     # The most events a consumer applies in one transaction (those already fetched from one topic); 1:
     # each event in its own transaction.
