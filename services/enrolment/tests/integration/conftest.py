@@ -32,7 +32,13 @@ def unique_name(prefix: str = "") -> str:
 
 
 class World:
-    """A campaign open today, two schools, and the people who act on them."""
+    """A campaign open today, two schools, and the people who act on them.
+
+    Each world's enrolment opens a day after the one made before it (within the month): a roster
+    imported today belongs to the campaign whose enrolment opened last, so the newest world's rosters
+    are its own whatever the tests of the module ran before it."""
+
+    made = 0
 
     def __init__(self, stack, http: httpx.AsyncClient):
         self.stack = stack
@@ -42,8 +48,10 @@ class World:
         self.school_a = f"A{suffix}"
         self.school_b = f"B{suffix}"
         today = datetime.now(UTC).astimezone(PARIS).date()
+        World.made += 1
         self.calendar = CampaignCalendar(
-            today - timedelta(days=30), today + timedelta(days=30), today + timedelta(days=200), today + timedelta(days=230)
+            today - timedelta(days=30 - World.made % 25), today + timedelta(days=30), today + timedelta(days=200),
+            today + timedelta(days=230),
         )
         self.admin = stack.auth("admin")
         self.family_sub = f"family-{suffix}"
