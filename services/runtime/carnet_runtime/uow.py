@@ -14,7 +14,9 @@ An application service is written against a unit of work and never sees a connec
 `PostgresUnitOfWork` opens a transaction on the service's pool (or joins the transaction a Kafka
 handler already runs in, which also holds the inbox row) and, at the end of the block, writes the
 published events to the outbox in that same transaction, then commits; an exception rolls
-everything back, events included. A service's subclass builds its repositories in `bind(conn)`.
+everything back, events included. A service's subclass declares its repositories as annotations
+(`wallets: WalletRepository`), each built on the transaction's connection when the block opens; one
+whose repositories need more than the connection overrides `bind(conn)`.
 Unit tests pass an in-memory subclass of `UnitOfWork` with fake repositories instead.
 """
 
@@ -22,8 +24,9 @@ from __future__ import annotations
 
 import uuid
 from contextlib import suppress
+from functools import cache
 from types import TracebackType
-from typing import Self
+from typing import Self, get_type_hints
 
 import asyncpg
 
@@ -54,6 +57,16 @@ class UnitOfWork:
             self.published = []
 
 
+@cache
+def declared_repositories(uow_class: type) -> dict[str, type]:
+    """The repositories a unit of work's subclass declares, by attribute name: its annotations that
+    name a class and give no value (`wallets: WalletRepository`; `label: str = "x"` is an attribute)."""
+    own = [c for c in uow_class.__mro__ if c not in (PostgresUnitOfWork, UnitOfWork, object)]
+    hints = get_type_hints(uow_class)
+    return {name: hints[name] for c in reversed(own) for name in vars(c).get("__annotations__", {})
+            if name not in vars(c) and isinstance(hints[name], type)}
+
+
 class PostgresUnitOfWork(UnitOfWork):
     def __init__(self, pool: asyncpg.Pool | None, outbox: Outbox, *, connection: asyncpg.Connection | None = None):
         super().__init__()
@@ -76,7 +89,9 @@ class PostgresUnitOfWork(UnitOfWork):
         return self._conn
 
     def bind(self, conn: asyncpg.Connection) -> None:
-        """Build the repositories on `conn` (a service's subclass overrides this)."""
+        """Build the repositories the subclass declares (`name: RepositoryClass`), each on `conn`."""
+        for name, repository in declared_repositories(type(self)).items():
+            setattr(self, name, repository(conn))
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()

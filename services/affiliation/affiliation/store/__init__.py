@@ -3,8 +3,6 @@ unit of work that gives them one transaction."""
 
 from __future__ import annotations
 
-import asyncpg
-
 from carnet_runtime import PostgresUnitOfWork
 
 from .accounts import LoginFailureRepository, TokenRepository
@@ -24,13 +22,3 @@ class AffiliationUnitOfWork(PostgresUnitOfWork):
     statements: StatementRepository
     batches: BatchRepository
 
-    def bind(self, conn: asyncpg.Connection) -> None:
-        self.affiliates = AffiliateRepository(conn)
-        self.audit = AuditTrailRepository(conn)
-        self.iban_changes = IbanChangeRepository(conn)
-        self.tokens = TokenRepository(conn)
-        self.login_failures = LoginFailureRepository(conn)
-        self.campaigns = CampaignRepository(conn)
-        self.assigned_tickets = AssignedTicketRepository(conn)
-        self.statements = StatementRepository(conn)
-        self.batches = BatchRepository(conn)

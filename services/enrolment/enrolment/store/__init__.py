@@ -3,8 +3,6 @@ the unit of work's connection, inside its transaction, and returning domain obje
 
 from __future__ import annotations
 
-import asyncpg
-
 from carnet_runtime import PostgresUnitOfWork
 
 from .applications import ApplicationRepository
@@ -23,14 +21,6 @@ class EnrolmentUnitOfWork(PostgresUnitOfWork):
     rosters: RosterRepository
     privacy: PrivacyRepository
 
-    def bind(self, conn: asyncpg.Connection) -> None:
-        self.campaigns = CampaignRepository(conn)
-        self.purges = PurgeRepository(conn)
-        self.schools = SchoolRepository(conn)
-        self.digests = DigestRepository(conn)
-        self.applications = ApplicationRepository(conn)
-        self.rosters = RosterRepository(conn)
-        self.privacy = PrivacyRepository(conn)
 
 
 __all__ = [

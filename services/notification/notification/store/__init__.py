@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from carnet_runtime import PostgresUnitOfWork
 
 from .messages import BroadcastRepository, MessageRepository
@@ -31,11 +29,3 @@ class NotificationUnitOfWork(PostgresUnitOfWork):
     retention: RetentionRepository
     privacy: PrivacyRepository
 
-    def bind(self, conn: asyncpg.Connection) -> None:
-        self.messages = MessageRepository(conn)
-        self.broadcasts = BroadcastRepository(conn)
-        self.campaigns = CampaignRepository(conn)
-        self.people = AddressBook(conn)
-        self.readiness = WalletReadinessRepository(conn)
-        self.retention = RetentionRepository(conn)
-        self.privacy = PrivacyRepository(conn)

@@ -233,8 +233,3 @@ class RedemptionUnitOfWork(PostgresUnitOfWork):
     affiliates: AffiliateRepository
     campaigns: CampaignRepository
 
-    def bind(self, conn: asyncpg.Connection) -> None:
-        self.tickets = TicketRepository(conn)
-        self.redemptions = RedemptionRepository(conn)
-        self.affiliates = AffiliateRepository(conn)
-        self.campaigns = CampaignRepository(conn)
