@@ -115,7 +115,10 @@ class Service:
         self._body_limits: list[tuple[str, int]] = []
         self.relay: OutboxRelay | None = None
         self.broker_connected = asyncio.Event()
-        self.api = FastAPI(title=title, description=description, version="1.0.0", lifespan=self._lifespan)
+        # FastAPI's own OpenTelemetry (since 0.142) off: requests are traced by opentelemetry-instrumentation-
+        # fastapi behind SampledRequests (see asgi()); FastAPI's would wrap every request outside that sampling.
+        self.api = FastAPI(title=title, description=description, version="1.0.0", lifespan=self._lifespan,
+                           telemetry={"tracing": False, "metrics": False, "logs": False})
         self.api.openapi = self._openapi
         self.api.state.service = self
         self.token_verifier = TokenVerifier(
