@@ -3,9 +3,10 @@
 HTTP requests may be traced by sample (`CARNET_<SERVICE>_TRACE_SAMPLE_RATIO` below 1, `SampledRequests`):
 a request whose caller sampled its trace, and that share of the others, is traced by the
 instrumentation as always (its server span, its database spans, the trace carried on by its events);
-for the rest the instrumentation is suppressed, which costs next to nothing, and if such a request ends
-in a 5xx or an exception, or lasts at least `CARNET_<SERVICE>_TRACE_SLOW_SECONDS`, its server span is
-written afterwards all the same, in the trace id its log lines carried."""
+for the rest the instrumentation is suppressed and the request is served from beneath opentelemetry's
+ASGI middleware, which costs next to nothing, and if such a request ends in a 5xx or an exception, or
+lasts at least `CARNET_<SERVICE>_TRACE_SLOW_SECONDS`, its server span is written afterwards all the
+same, in the trace id its log lines carried."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -82,12 +84,25 @@ def setup_tracing(service: str) -> TracerProvider:
     return provider
 
 
+def beneath_server_instrumentation(stack):
+    """What an instrumented middleware stack runs under opentelemetry's ASGI middleware: that middleware
+    collects the request's attributes and starts a (non-recording) span even when the instrumentation is
+    suppressed, so an unsampled request is served from below it. The stack itself when it has none."""
+    app = stack
+    while app is not None:
+        if isinstance(app, OpenTelemetryMiddleware):
+            return app.app
+        app = getattr(app, "app", None)
+    return stack
+
+
 class SampledRequests:
     """Pure ASGI, around the instrumented app: see the module's docstring."""
 
     def __init__(self, app, *, ratio: float, slow_seconds: float, tracer_provider: trace.TracerProvider,
                  excluded_paths: tuple[str, ...] = ("/health", "/metrics")):
         self.app = app
+        self.untraced = beneath_server_instrumentation(app)
         self.ratio = ratio
         self.slow_ns = int(slow_seconds * 1e9)
         self.tracer = tracer_provider.get_tracer(__name__)
@@ -117,7 +132,7 @@ class SampledRequests:
 
         try:
             with suppress_instrumentation():
-                await self.app(scope, receive, send_and_remember)
+                await self.untraced(scope, receive, send_and_remember)
         finally:
             otel_context.detach(token)
             ended = time.time_ns()

@@ -76,3 +76,48 @@ async def test_an_unsampled_request_that_fails_or_is_slow_is_written_afterwards_
     await call(slow)
     [span] = exported.get_finished_spans()
     assert span.attributes["carnet.trace.kept"] == "slow" and span.status.status_code is not StatusCode.ERROR
+
+
+async def test_an_unsampled_request_is_served_beneath_the_asgi_instrumentation(monkeypatch):
+    """opentelemetry's ASGI middleware does its work (attributes, a span) even when suppressed: an
+    unsampled request skips it, a sampled one is traced by it, and both get the route's answer."""
+    import httpx
+    from fastapi import FastAPI
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    through_instrumentation = []
+    instrumented_call = OpenTelemetryMiddleware.__call__
+
+    async def counted(self, scope, receive, send):
+        through_instrumentation.append(scope["path"])
+        await instrumented_call(self, scope, receive, send)
+
+    monkeypatch.setattr(OpenTelemetryMiddleware, "__call__", counted)
+    exported = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exported))
+
+    def app_sampled_at(ratio: float) -> FastAPI:
+        app = FastAPI(telemetry={"tracing": False, "metrics": False, "logs": False})
+
+        @app.get("/v1/thing")
+        async def thing() -> dict[str, int]:
+            return {"answer": 42}
+
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
+        instrumented = app.build_middleware_stack
+        app.build_middleware_stack = lambda: SampledRequests(instrumented(), ratio=ratio, slow_seconds=60,
+                                                             tracer_provider=provider)
+        return app
+
+    for ratio, traced in ((0.0, []), (1.0, ["/v1/thing"])):
+        through_instrumentation.clear()
+        exported.clear()
+        transport = httpx.ASGITransport(app=app_sampled_at(ratio))
+        async with httpx.AsyncClient(transport=transport, base_url="http://carnet") as client:
+            answer = await client.get("/v1/thing")
+        assert answer.status_code == 200 and answer.json() == {"answer": 42}
+        assert through_instrumentation == traced
+        assert bool(exported.get_finished_spans()) is bool(traced)
+    FastAPIInstrumentor().uninstrument()
