@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from opentelemetry import context as otel_context
-from opentelemetry import propagate
+from faststream.kafka.response import KafkaPublishCommand
+from faststream.response.publish_type import PublishType
+from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge
 
 from carnet_contracts.envelope import Envelope, Event
@@ -30,6 +31,7 @@ from carnet_contracts.envelope import Envelope, Event
 from .retry import retry
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 OUTBOX_PENDING = Gauge("carnet_outbox_pending_events", "Events written to the outbox and not yet confirmed by Kafka", ["service"])
 OUTBOX_OLDEST_AGE = Gauge("carnet_outbox_oldest_pending_age_seconds", "Age of the oldest unsent outbox event", ["service"])
@@ -284,17 +286,28 @@ class OutboxRelay:
         return len(confirmed)
 
     async def _publish(self, row: asyncpg.Record) -> asyncio.Future:
-        token = otel_context.attach(propagate.extract(row["headers"] or {}))
-        try:
-            return await self.broker.publish(
-                row["body"].encode(),
-                topic=row["topic"],
-                key=row["message_key"].encode(),
-                headers={"event-type": row["event_type"], "event-id": str(row["event_id"])},
-                no_confirm=True,
-            )
-        finally:
-            otel_context.detach(token)
+        """Send one row with the broker's idempotent producer, beneath FastStream's publish middlewares: a
+        span and metrics per message were most of the relay's CPU (measured), and the outbox has metrics of
+        its own. The row's trace context travels as the message's traceparent, through a producer span of
+        the relay's when that trace is sampled, so the consumers' spans still descend from the request."""
+        headers = {"event-type": row["event_type"], "event-id": str(row["event_id"])}
+        carried = row["headers"] or {}
+        parent = propagate.extract(carried)
+        if not trace.get_current_span(parent).get_span_context().trace_flags.sampled:
+            return await self._send(row, headers | carried)
+        with _tracer.start_as_current_span(
+            f"{row['topic']} publish", context=parent, kind=trace.SpanKind.PRODUCER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": row["topic"],
+                        "messaging.operation.type": "send", "messaging.message.id": str(row["event_id"])},
+        ):
+            propagate.inject(headers)
+            return await self._send(row, headers)
+
+    async def _send(self, row: asyncpg.Record, headers: dict[str, str]) -> asyncio.Future:
+        return await self.broker.config.producer.publish(KafkaPublishCommand(
+            row["body"].encode(), topic=row["topic"], key=row["message_key"].encode(), headers=headers,
+            correlation_id=str(row["event_id"]), no_confirm=True, _publish_type=PublishType.PUBLISH,
+        ))
 
     async def _housekeeping(self, conn: asyncpg.Connection) -> None:
         row = await conn.fetchrow(
