@@ -21,6 +21,15 @@ class Figures:
         self.elapsed = elapsed
         self.statuses = statuses
 
+    @classmethod
+    def combined(cls, parts: list[Figures]) -> Figures:
+        """Several runs as one: every latency, the summed time, the summed answers."""
+        statuses: dict[int, int] = {}
+        for part in parts:
+            for status, count in part.statuses.items():
+                statuses[status] = statuses.get(status, 0) + count
+        return cls([x for part in parts for x in part.latencies], sum(part.elapsed for part in parts), statuses)
+
     @property
     def throughput(self) -> float:
         return len(self.latencies) / self.elapsed if self.elapsed else 0.0

@@ -3,8 +3,9 @@
 (a) baseline: the redemption use case without HTTP (Scanner.redeem on the ScannerStore: the one
     statement that spends the ticket with its redemption row, idempotency row and outbox event, on a
     pool of the same size) straight through asyncpg, at each concurrency;
-(b) full path: HTTP -> service process -> the same statements -> response, at rising concurrency,
-    and open-loop at a fixed rate (default 200/s) for the p99 aim;
+(b) full path: HTTP -> service process -> the same statements -> response, at rising concurrency
+    (at each level (a) and (b) run in turn, in --rounds slices each, so both meet the same moments of a
+    machine whose pace drifts), and open-loop at a fixed rate (default 400/s) for the p99 aim;
 (c) lag from a 201 to the wallet showing the ticket redeemed, when the wallet service is runnable;
     otherwise from a 201 to the TicketRedeemed event readable on Kafka (said in the output);
 (d) where the service's CPU goes on the full path: py-spy samples the service's processes during a
@@ -307,11 +308,18 @@ async def main(args: argparse.Namespace) -> None:
 
         ratios, full_rates = [], []
         for level in levels:
-            a = await baseline(store, key, affiliate_id, await seed(baseline_dsn, key, affiliate_id, args.requests), level)
-            codes = await seed(service_dsn, key, affiliate_id, args.requests)
-            cpu_before = service_cpu()
-            b = await full_path(ports, token, codes, level)
-            cpu_per_request = (service_cpu() - cpu_before) / len(codes)
+            # (a) and (b) in turn, in `rounds` slices each: the machine's pace drifts from one minute to the
+            # next (other tenants of the host), and a ratio of two runs minutes apart would measure the drift.
+            slices = [args.requests // args.rounds + (i < args.requests % args.rounds) for i in range(args.rounds)]
+            a_parts, b_parts, service_seconds = [], [], 0.0
+            for count in slices:
+                a_parts.append(await baseline(store, key, affiliate_id, await seed(baseline_dsn, key, affiliate_id, count), level))
+                codes = await seed(service_dsn, key, affiliate_id, count)
+                cpu_before = service_cpu()
+                b_parts.append(await full_path(ports, token, codes, level))
+                service_seconds += service_cpu() - cpu_before
+            a, b = Figures.combined(a_parts), Figures.combined(b_parts)
+            cpu_per_request = service_seconds / args.requests
             print(a.line(f"(a) baseline asyncpg  c={level}"))
             print(b.line(f"(b) full path HTTP    c={level}"))
             print(f"    service process CPU per redemption at c={level}: {cpu_per_request * 1000:.2f} ms")
@@ -375,6 +383,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="1,8,32,64", help="concurrency levels, comma-separated")
     parser.add_argument("--requests", type=int, default=1500, help="redemptions per level and path")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="(a) and (b) alternate in this many slices of each level's requests (the same in total)")
     parser.add_argument("--rate", type=float, default=400.0, help="open-loop rate, redemptions per second")
     parser.add_argument("--rate-seconds", type=float, default=10.0)
     parser.add_argument("--lag-samples", type=int, default=200)
