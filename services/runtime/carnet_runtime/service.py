@@ -49,6 +49,7 @@ from .lag import ConsumerLagMonitor
 from .outbox import Outbox, OutboxRelay
 from .purge import PurgeHook
 from .retry import periodically, retry
+from .workers import serve_in_workers
 from .settings import ServiceSettings
 from .telemetry import SampledRequests, setup_logging, setup_tracing
 
@@ -390,7 +391,8 @@ class Service:
 def run(create_service: Callable[[], Service]) -> None:
     """Build the service from its settings and serve it with uvicorn on its host and port, in
     CARNET_<SERVICE>_HTTP_WORKERS processes (uvicorn's workers, each a whole service: its pools, its
-    share of the Kafka partitions, the outbox relay if it is the database's leader; /metrics sums them).
+    share of the Kafka partitions, the outbox relay if it is the database's leader; /metrics sums them),
+    each listening with a socket of its own (workers.py: the kernel spreads the connections).
 
     Settings that are missing or wrong (a key without a safe default, say) stop the process here
     with one line per problem, before anything starts."""
@@ -420,7 +422,7 @@ def run(create_service: Callable[[], Service]) -> None:
     os.environ[_FACTORY] = f"{create_service.__module__}:{create_service.__qualname__}"
     # Each worker writes its metrics here; /metrics reads them all (prometheus_client's multiprocess mode).
     os.environ.setdefault(_METRICS_DIR, tempfile.mkdtemp(prefix=f"carnet-{service.name}-metrics-"))
-    uvicorn.run("carnet_runtime.service:worker_asgi", factory=True, workers=service.settings.http_workers, **served)
+    serve_in_workers("carnet_runtime.service:worker_asgi", service.settings.http_workers, **served)
 
 
 _FACTORY = "CARNET_SERVICE_FACTORY"
