@@ -80,3 +80,24 @@ def unstarted_probe(stack):
 def probe(unstarted_probe):
     unstarted_probe.start()
     return unstarted_probe
+
+
+@pytest.fixture
+async def outbox_of_its_own(stack, monkeypatch):
+    """An outbox on a database of this test's own (the runtime's tables only), bound to a pool on it, whose
+    SchoolRegistered events go to a topic of this test's own: (topic, pool, outbox)."""
+    from carnet_runtime import db
+    from carnet_runtime.outbox import Outbox
+
+    topic = f"probe.schools.{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("CARNET_TOPIC_ENROLMENT_SCHOOLS", topic)
+    name = f"outbox_{uuid.uuid4().hex[:8]}"
+    dsn = await stack.create_database(name)
+    await db.migrate(dsn, stack.home / "no-service-migrations", service=name)
+    pool = await db.create_pool(dsn)
+    outbox = Outbox(name)
+    outbox.bind(pool)
+    try:
+        yield topic, pool, outbox
+    finally:
+        await pool.close()

@@ -13,22 +13,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 from carnet_contracts.events import SchoolRegistered
-from carnet_runtime import ServiceSettings, db
+from carnet_runtime import ServiceSettings
 from carnet_runtime.barrier import GroupBarrier
-from carnet_runtime.outbox import Outbox, OutboxRelay
+from carnet_runtime.outbox import OutboxRelay
 from faststream.kafka import KafkaBroker
 
 pytestmark = pytest.mark.integration
 
 
-async def test_published_says_true_only_once_the_relay_has_put_the_committed_events_on_kafka(stack, monkeypatch):
-    topic = f"probe.schools.{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("CARNET_TOPIC_ENROLMENT_SCHOOLS", topic)
-    dsn = await stack.create_database("published")
-    await db.migrate(dsn, stack.home / "no-service-migrations", service="published")
-    pool = await db.create_pool(dsn)
-    outbox = Outbox("published")
-    outbox.bind(pool)
+async def test_published_says_true_only_once_the_relay_has_put_the_committed_events_on_kafka(stack, outbox_of_its_own):
+    topic, pool, outbox = outbox_of_its_own
     broker = KafkaBroker(stack.kafka_bootstrap, enable_idempotence=True, acks="all")
     relaying = None
     try:
@@ -53,7 +47,6 @@ async def test_published_says_true_only_once_the_relay_has_put_the_committed_eve
             with suppress(asyncio.CancelledError):
                 await relaying
         await broker.stop()
-        await pool.close()
 
 
 async def _topic_with_two_partitions(bootstrap: str) -> str:

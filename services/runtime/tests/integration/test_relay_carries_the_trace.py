@@ -13,8 +13,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
 from carnet_contracts.events import SchoolRegistered
-from carnet_runtime import db
-from carnet_runtime.outbox import Outbox, OutboxRelay
+from carnet_runtime.outbox import OutboxRelay
 from carnet_runtime.telemetry import setup_tracing
 
 pytestmark = pytest.mark.integration
@@ -29,14 +28,9 @@ def traceparent(span: trace.SpanContext) -> str:
     return f"00-{span.trace_id:032x}-{span.span_id:016x}-{int(span.trace_flags):02x}"
 
 
-async def test_each_message_carries_its_rows_trace_sampled_or_not(stack, monkeypatch):
+async def test_each_message_carries_its_rows_trace_sampled_or_not(stack, outbox_of_its_own):
     setup_tracing("relay-probe")  # the SDK provider a service has (no-op tracers would make no producer span)
-    topic = f"probe.schools.{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("CARNET_TOPIC_ENROLMENT_SCHOOLS", topic)
-    dsn = await stack.create_database("relay_trace")
-    await db.migrate(dsn, stack.home / "no-service-migrations", service="relay_trace")
-    pool = await db.create_pool(dsn)
-    outbox = Outbox("relay_trace")
+    topic, pool, outbox = outbox_of_its_own
     broker = KafkaBroker(stack.kafka_bootstrap, enable_idempotence=True, acks="all")
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=stack.kafka_bootstrap, group_id=None,
                                 auto_offset_reset="earliest", enable_auto_commit=False)
@@ -76,4 +70,3 @@ async def test_each_message_carries_its_rows_trace_sampled_or_not(stack, monkeyp
     finally:
         await consumer.stop()
         await broker.stop()
-        await pool.close()
