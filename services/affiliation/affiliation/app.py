@@ -26,17 +26,14 @@ from .settings import AffiliationSettings
 from .wiring import Affiliation
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# What /openapi.json says the service is for.
+DESCRIPTION = "Affiliated organisations, their accounts, the electronic convention, reimbursements."
 
 
 def create_service(settings: AffiliationSettings | None = None) -> Service:
     settings = settings or AffiliationSettings()
-    service = Service(
-        settings,
-        title="Carnet affiliation",
-        description="Affiliated organisations, their accounts, the electronic convention, reimbursements.",
-        migrations=MIGRATIONS,
-        refusals=REFUSALS,
-    )
+    service = Service(settings, title="Carnet affiliation", description=DESCRIPTION, migrations=MIGRATIONS,
+                      refusals=REFUSALS)
     if settings.signing_key is None:
         # local stack: the key pair is made on first start, its public half beside the others
         ensure_keypair(settings.keys_dir, "affiliation")

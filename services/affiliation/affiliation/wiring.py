@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from carnet_runtime import Service
+from carnet_runtime.composition import ServiceApp
 
 from .application import Accounts, Campaigns, Conventions, IbanChanges, Organisations, Privacy, Reimbursements
 from .settings import AffiliationSettings
 from .store import AffiliationUnitOfWork
 
 
-@dataclass
-class Affiliation:
-    service: Service
-    settings: AffiliationSettings
+@dataclass(frozen=True)
+class Affiliation(ServiceApp[AffiliationSettings, AffiliationUnitOfWork]):
+    unit_of_work = AffiliationUnitOfWork
     organisations: Organisations
     iban_changes: IbanChanges
     accounts: Accounts
@@ -23,7 +22,3 @@ class Affiliation:
     campaigns: Campaigns
     reimbursements: Reimbursements
     privacy: Privacy
-
-    def uow(self) -> AffiliationUnitOfWork:
-        """A unit of work on the service's pool: one transaction per `async with`."""
-        return AffiliationUnitOfWork(self.service.pool, self.service.outbox)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from carnet_runtime import Service
+from carnet_runtime.composition import ServiceApp
 
 from . import api, consumers
 from .api.rosters import ROSTER_PATH
@@ -19,6 +20,11 @@ from .settings import EnrolmentSettings
 from .store import EnrolmentUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+# What /openapi.json says the service is for.
+DESCRIPTION = (
+    "Campaigns, schools, applications for a pass, validation by the school, roster import, "
+    "the correspondents' weekly digest, the purge after the season and a person's rights."
+)
 log = logging.getLogger(__name__)
 
 
@@ -27,16 +33,11 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
-class EnrolmentApp:
-    """What the routes and the periodic tasks share: the service (its pool and outbox), the settings
-    and the clock."""
+class EnrolmentApp(ServiceApp[EnrolmentSettings, EnrolmentUnitOfWork]):
+    """What the routes and the periodic tasks share, with the clock."""
 
-    service: Service
-    settings: EnrolmentSettings
+    unit_of_work = EnrolmentUnitOfWork
     clock: Callable[[], datetime] = field(default=utc_now)
-
-    def uow(self) -> EnrolmentUnitOfWork:
-        return EnrolmentUnitOfWork(self.service.pool, self.service.outbox)
 
     @property
     def digest_schedule(self) -> DigestSchedule:
@@ -45,14 +46,8 @@ class EnrolmentApp:
 
 def create_service(settings: EnrolmentSettings | None = None) -> Service:
     settings = settings or EnrolmentSettings()
-    service = Service(
-        settings,
-        title="Carnet — enrolment",
-        description="Campaigns, schools, applications for a pass, validation by the school, roster import, "
-                    "the correspondents' weekly digest, the purge after the season and a person's rights.",
-        migrations=MIGRATIONS,
-        refusals=REFUSALS,
-    )
+    service = Service(settings, title="Carnet — enrolment", description=DESCRIPTION, migrations=MIGRATIONS,
+                      refusals=REFUSALS)
     app = EnrolmentApp(service, settings)
     service.limit_body(ROSTER_PATH, settings.roster_max_bytes)
     service.include_router(api.router(app))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from carnet_contracts.sealing import unseal
 from carnet_runtime import Service
+from carnet_runtime.composition import ServiceApp
 
 from . import api, consumers
 from .application.affiliates import AffiliateNotices
@@ -21,17 +22,18 @@ from .settings import NotificationSettings
 from .store import NotificationUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# What /openapi.json says the service is for.
+DESCRIPTION = (
+    "Every e-mail the pass sends: templates, delivery over SMTP with retries, "
+    "delivery log, broadcasts; a person's export and the delivery figures."
+)
 # The one call this service makes to another: the wallet's ticket sheet (API.md, Wallet).
 WALLET_SHEET_SCOPE = "wallet.tickets_pdf"
 
 
-@dataclass
-class NotificationApp:
-    service: Service
-    settings: NotificationSettings
-
-    def uow(self) -> NotificationUnitOfWork:
-        return NotificationUnitOfWork(self.service.pool, self.service.outbox)
+@dataclass(frozen=True)
+class NotificationApp(ServiceApp[NotificationSettings, NotificationUnitOfWork]):
+    unit_of_work = NotificationUnitOfWork
 
     def unseal(self, sealed: str) -> str:
         return unseal(sealed, self.settings.seal_key)
@@ -43,14 +45,8 @@ class NotificationApp:
 
 def create_service(settings: NotificationSettings | None = None) -> Service:
     settings = settings or NotificationSettings()
-    service = Service(
-        settings,
-        title="Carnet notification",
-        description="Every e-mail the pass sends: templates, delivery over SMTP with retries, "
-        "delivery log, broadcasts; a person's export and the delivery figures.",
-        migrations=MIGRATIONS,
-        refusals=REFUSALS,
-    )
+    service = Service(settings, title="Carnet notification", description=DESCRIPTION, migrations=MIGRATIONS,
+                      refusals=REFUSALS)
     app = NotificationApp(service, settings)
     renderer = Renderer(settings.branding())
     service.include_router(api.router(app))

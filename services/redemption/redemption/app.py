@@ -10,6 +10,7 @@ from pathlib import Path
 
 from carnet_contracts.topics import AFFILIATION_REIMBURSEMENTS
 from carnet_runtime import Service
+from carnet_runtime.composition import ServiceApp
 
 from . import api, consumers
 from .application import Scanner
@@ -18,30 +19,23 @@ from .settings import RedemptionSettings
 from .store import RedemptionUnitOfWork, ScannerStore, scanner_pool
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# What /openapi.json says the service is for.
+DESCRIPTION = "Affiliate scanners redeem tickets here: the double-spend guard of the Pass."
 
 
 @dataclass(frozen=True)
-class RedemptionApp:
-    """What the routes share: the service, the scanner's use cases and the stores they run on."""
+class RedemptionApp(ServiceApp[RedemptionSettings, RedemptionUnitOfWork]):
+    """What the routes share: the scanner's use cases and the store of its hot path."""
 
-    service: Service
-    settings: RedemptionSettings
+    unit_of_work = RedemptionUnitOfWork
     scanner: Scanner
     scanner_store: ScannerStore
-
-    def uow(self) -> RedemptionUnitOfWork:
-        return RedemptionUnitOfWork(self.service.pool, self.service.outbox)
 
 
 def create_service(settings: RedemptionSettings | None = None) -> Service:
     settings = settings or RedemptionSettings()
-    service = Service(
-        settings,
-        title="Carnet redemption",
-        description="Affiliate scanners redeem tickets here: the double-spend guard of the Pass.",
-        migrations=MIGRATIONS,
-        refusals=REFUSALS,
-    )
+    service = Service(settings, title="Carnet redemption", description=DESCRIPTION, migrations=MIGRATIONS,
+                      refusals=REFUSALS)
 
     async def batches_known() -> bool:
         """Every ReimbursementBatchCreated already on Kafka is applied here (the admin's cancel asks)."""

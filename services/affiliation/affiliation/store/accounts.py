@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
+from carnet_runtime.repository import Repository
 
 from ..domain.account import StoredToken, TokenPurpose
 from ..domain.login import LoginHistory
 
 
-class TokenRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
+class TokenRepository(Repository):
     async def replace(
         self, affiliate_id: str, purpose: TokenPurpose, token_hash: str, expires_at: datetime, now: datetime
     ) -> None:
@@ -56,11 +53,8 @@ class TokenRepository:
                                 token.used_at)
 
 
-class LoginFailureRepository:
+class LoginFailureRepository(Repository):
     """Failed logins by login (as typed) and client address, kept a day at most."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
 
     async def lock_client(self, client: str) -> None:
         """One client's attempts are admitted one at a time (every replica alike), so that parallel

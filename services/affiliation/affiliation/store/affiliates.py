@@ -7,6 +7,8 @@ from datetime import datetime
 
 import asyncpg
 
+from carnet_runtime.repository import Repository, from_row
+
 from ..domain.convention import AuditRecord, ConventionProgress, ConventionStep
 from ..domain.figures import AffiliateFigures
 from ..domain.iban_change import IbanChange
@@ -15,8 +17,8 @@ from ..domain.organisation import Activity, Address, Affiliate, AffiliateStatus,
 
 
 def _affiliate(row: asyncpg.Record) -> Affiliate:
-    return Affiliate(
-        affiliate_id=row["affiliate_id"],
+    return from_row(
+        Affiliate, row,
         organisation=Organisation(
             name=row["name"],
             siret=row["siret"],
@@ -25,33 +27,15 @@ def _affiliate(row: asyncpg.Record) -> Affiliate:
             contact_email=row["contact_email"],
             iban=row["iban"],
         ),
-        bic=row["bic"],
-        login=row["login"],
-        created_at=row["created_at"],
         status=AffiliateStatus(row["status"]),
-        password_hash=row["password_hash"],
-        account_activated_at=row["account_activated_at"],
-        convention=ConventionProgress(
-            step=ConventionStep(row["convention_step"]),
-            version=row["convention_version"],
-            sha256=row["convention_sha256"],
-            otp_hash=row["otp_hash"],
-            otp_expires_at=row["otp_expires_at"],
-            otp_failed_attempts=row["otp_failed_attempts"],
-            otp_issues=row["otp_issues"],
-            otp_window_started_at=row["otp_window_started_at"],
-        ),
-        signed_at=row["signed_at"],
+        convention=from_row(ConventionProgress, row, step=ConventionStep(row["convention_step"]),
+                            version=row["convention_version"], sha256=row["convention_sha256"]),
     )
 
 
-class AffiliateRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
+class AffiliateRepository(Repository):
     async def get(self, affiliate_id: str, *, for_update: bool = False) -> Affiliate | None:
-        lock = " FOR UPDATE" if for_update else ""
-        row = await self.conn.fetchrow(f"SELECT * FROM affiliates WHERE affiliate_id = $1{lock}", affiliate_id)
+        row = await self.fetch_one("SELECT * FROM affiliates WHERE affiliate_id = $1", affiliate_id, for_update=for_update)
         return _affiliate(row) if row else None
 
     async def by_login(self, login: str) -> Affiliate | None:
@@ -182,7 +166,7 @@ class AffiliateRepository:
         return [AffiliateFigures(r["affiliate_id"], r["name"], r["status"], r["created_at"]) for r in rows]
 
 
-class AuditTrailRepository:
+class AuditTrailRepository(Repository):
     """Append-only: the convention's steps, suspensions and reinstatements, changes of details and IBAN."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
@@ -212,9 +196,6 @@ class AuditTrailRepository:
 
 class IbanChangeRepository:
     """The IBAN change waiting for its code, one per organisation, with the code's window."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
 
     async def get(self, affiliate_id: str) -> IbanChange | None:
         """Locked until the transaction ends: two confirmations of one code cannot both count."""

@@ -6,24 +6,12 @@ from datetime import date, datetime
 
 import asyncpg
 
+from carnet_runtime.repository import Repository, from_row
+
 from ..domain.reimbursement import Campaign
 
 
-def _campaign(row: asyncpg.Record) -> Campaign:
-    return Campaign(
-        campaign_id=row["campaign_id"],
-        label=row["label"],
-        enrolment_opens=row["enrolment_opens"],
-        pass_valid_until=row["pass_valid_until"],
-        reimbursement_deadline=row["reimbursement_deadline"],
-        redemption_cancel_grace_minutes=row["redemption_cancel_grace_minutes"],
-    )
-
-
-class CampaignRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
+class CampaignRepository(Repository):
     async def save(self, campaign: Campaign, now: datetime) -> None:
         await self.conn.execute(
             """
@@ -41,9 +29,8 @@ class CampaignRepository:
         )
 
     async def get(self, campaign_id: str, *, for_update: bool = False) -> Campaign | None:
-        lock = " FOR UPDATE" if for_update else ""
-        row = await self.conn.fetchrow(f"SELECT * FROM campaigns WHERE campaign_id = $1{lock}", campaign_id)
-        return _campaign(row) if row else None
+        row = await self.fetch_one("SELECT * FROM campaigns WHERE campaign_id = $1", campaign_id, for_update=for_update)
+        return from_row(Campaign, row) if row else None
 
     async def due_for_reminders(self, today: date) -> list[Campaign]:
         """Campaigns open today whose organisations were not reminded yet; one replica takes each."""
@@ -56,7 +43,7 @@ class CampaignRepository:
             """,
             today,
         )
-        return [_campaign(r) for r in rows]
+        return [from_row(Campaign, r) for r in rows]
 
     async def mark_reminded(self, campaign_id: str, now: datetime) -> None:
         await self.conn.execute("UPDATE campaigns SET logins_reminded_at = $2 WHERE campaign_id = $1", campaign_id, now)

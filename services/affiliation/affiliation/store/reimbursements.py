@@ -6,6 +6,8 @@ from datetime import datetime
 
 import asyncpg
 
+from carnet_runtime.repository import Repository, from_row
+
 from ..domain.figures import Amount
 from ..domain.reimbursement import (
     AssignedTicket,
@@ -19,10 +21,7 @@ from ..domain.reimbursement import (
 )
 
 
-class AssignedTicketRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
+class AssignedTicketRepository(Repository):
     async def save(self, ticket: AssignedTicket) -> None:
         """An assignment, or a newer one of the same ticket (a validity end already known is kept)."""
         await self.conn.execute(
@@ -65,29 +64,14 @@ class AssignedTicketRepository:
             """,
             affiliate_id,
         )
-        return [
-            AssignedTicket(r["ticket_id"], r["affiliate_id"], r["wallet_id"], r["campaign_id"], r["code_suffix"],
-                           r["amount_cents"], r["valid_until"], r["assigned_at"], r["redeemed_at"])
-            for r in rows
-        ]
+        return [from_row(AssignedTicket, r) for r in rows]
 
 
 def _line(row: asyncpg.Record) -> StatementLine:
-    return StatementLine(
-        redemption_id=row["redemption_id"],
-        affiliate_id=row["affiliate_id"],
-        campaign_id=row["campaign_id"],
-        ticket_id=row["ticket_id"],
-        amount_cents=row["amount_cents"],
-        redeemed_at=row["redeemed_at"],
-        status=LineStatus(row["status"]),
-    )
+    return from_row(StatementLine, row, status=LineStatus(row["status"]))
 
 
-class StatementRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
+class StatementRepository(Repository):
     async def add(self, line: StatementLine) -> None:
         await self.conn.execute(
             """
@@ -172,10 +156,7 @@ class StatementRepository:
         return {r["affiliate_id"]: Payee(r["affiliate_id"], r["name"], r["siret"], r["iban"], r["bic"]) for r in rows}
 
 
-class BatchRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
+class BatchRepository(Repository):
     async def add(self, batch: Batch, files: BatchFiles, created_by: str, redemption_ids: list[str]) -> None:
         """The batch, its transfers, and its lines taken out of the pending ones."""
         await self.conn.execute(
@@ -201,13 +182,10 @@ class BatchRepository:
         )
 
     async def get(self, batch_id: str, *, for_update: bool = False) -> Batch | None:
-        lock = " FOR UPDATE" if for_update else ""
-        row = await self.conn.fetchrow(
-            f"""
-            SELECT batch_id, campaign_id, status, total_cents, count, execution_date, created_at, paid_at
-            FROM reimbursement_batches WHERE batch_id = $1{lock}
-            """,
-            batch_id,
+        row = await self.fetch_one(
+            "SELECT batch_id, campaign_id, status, total_cents, count, execution_date, created_at, paid_at"
+            " FROM reimbursement_batches WHERE batch_id = $1",
+            batch_id, for_update=for_update,
         )
         if row is None:
             return None
@@ -218,21 +196,8 @@ class BatchRepository:
             """,
             batch_id,
         )
-        return Batch(
-            batch_id=row["batch_id"],
-            campaign_id=row["campaign_id"],
-            status=BatchStatus(row["status"]),
-            total_cents=row["total_cents"],
-            count=row["count"],
-            execution_date=row["execution_date"],
-            created_at=row["created_at"],
-            paid_at=row["paid_at"],
-            transfers=tuple(
-                PaidTransfer(t["affiliate_id"], t["name"], t["iban"], t["amount_cents"], t["count"],
-                             t["end_to_end_id"], t["contact_email"])
-                for t in transfers
-            ),
-        )
+        return from_row(Batch, row, status=BatchStatus(row["status"]),
+                        transfers=tuple(from_row(PaidTransfer, t) for t in transfers))
 
     async def files(self, batch_id: str) -> BatchFiles | None:
         row = await self.conn.fetchrow(

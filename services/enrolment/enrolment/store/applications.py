@@ -8,6 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
+from carnet_runtime.repository import Repository
+
 from ..domain import (
     Address,
     Application,
@@ -56,10 +58,7 @@ def _application(row: asyncpg.Record) -> Application:
                        row["anonymised_at"])
 
 
-class ApplicationRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
+class ApplicationRepository(Repository):
     async def student_already_applied(self, campaign_id: str, key: StudentKey) -> bool:
         return bool(await self.conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM applications WHERE campaign_id = $1 AND student_key = $2 AND status <> 'rejected')",

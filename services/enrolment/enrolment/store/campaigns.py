@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from carnet_runtime.repository import Repository
+
 from ..domain import Campaign, CampaignCalendar, CampaignPurge
 
 _CAMPAIGN_COLUMNS = """
@@ -31,13 +33,9 @@ def _campaign(row: asyncpg.Record) -> Campaign:
     )
 
 
-class CampaignRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
+class CampaignRepository(Repository):
     async def get(self, campaign_id: str, *, for_update: bool = False) -> Campaign | None:
-        lock = " FOR UPDATE" if for_update else ""
-        row = await self.conn.fetchrow(f"SELECT {_CAMPAIGN_COLUMNS} FROM campaigns WHERE campaign_id = $1{lock}", campaign_id)
+        row = await self.fetch_one(f"SELECT {_CAMPAIGN_COLUMNS} FROM campaigns WHERE campaign_id = $1", campaign_id, for_update=for_update)
         return _campaign(row) if row else None
 
     async def list(self) -> list[Campaign]:
@@ -77,10 +75,7 @@ _PURGE_COLUMNS = ("purge_id, campaign_id, purge_before, announced_at, requested_
                   "roster_entries_deleted")
 
 
-class PurgeRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
+class PurgeRepository(Repository):
     async def of_campaign(self, campaign_id: str) -> CampaignPurge | None:
         row = await self.conn.fetchrow(f"SELECT {_PURGE_COLUMNS} FROM campaign_purges WHERE campaign_id = $1", campaign_id)
         return CampaignPurge(**dict(row)) if row else None

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import asyncpg
-
 from carnet_runtime.purge import forget_outbox_rows
+from carnet_runtime.repository import Repository
 
 from ..domain import Erasure
 
 
-class PrivacyRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
+class PrivacyRepository(Repository):
     async def record_erasure(self, erasure: Erasure, *, requested_by: str) -> None:
         """Recorded without the address nor the family accounts: what was erased, when, by whom."""
         await self.conn.execute(

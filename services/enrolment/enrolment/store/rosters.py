@@ -6,15 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import asyncpg
+from carnet_runtime.repository import Repository
 
 from ..domain import Roster, RosterRecord
 
 
-class RosterRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
+class RosterRepository(Repository):
     async def replace(self, school_id: str, roster: Roster, *, at: datetime, by: str, matched: int,
                       campaign_id: str | None) -> None:
         """The school's roster becomes this one; the import is recorded with its counts."""

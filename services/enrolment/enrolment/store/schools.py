@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncpg
+from carnet_runtime.repository import Repository
 
 from ..domain import Digest, School
 
 _SCHOOL_COLUMNS = "school_id, name, postcode, city, correspondent_email"
 
 
-class SchoolRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
+class SchoolRepository(Repository):
     async def get(self, school_id: str, *, for_update: bool = False) -> School | None:
-        lock = " FOR UPDATE" if for_update else ""
-        row = await self.conn.fetchrow(f"SELECT {_SCHOOL_COLUMNS} FROM schools WHERE school_id = $1{lock}", school_id)
+        row = await self.fetch_one(f"SELECT {_SCHOOL_COLUMNS} FROM schools WHERE school_id = $1", school_id, for_update=for_update)
         return School(**dict(row)) if row else None
 
     async def list(self) -> list[School]:
@@ -34,10 +30,7 @@ class SchoolRepository:
         )
 
 
-class DigestRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
+class DigestRepository(Repository):
     async def schools_sent(self, week: str) -> set[str]:
         rows = await self.conn.fetch("SELECT DISTINCT school_id FROM correspondent_digests WHERE week = $1", week)
         return {r["school_id"] for r in rows}

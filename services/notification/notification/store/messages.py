@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from carnet_runtime.repository import Repository
+
 from ..domain import (
     About,
     Attempt,
@@ -39,10 +41,7 @@ ANONYMISED = """
 """
 
 
-class MessageRepository:
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
-
+class MessageRepository(Repository):
     async def add(self, message: NewMessage) -> bool:
         """Queue a message; False when this (event, template) was already queued."""
         created = await self.conn.fetchval(
@@ -185,10 +184,7 @@ def about_of(row: asyncpg.Record) -> About:
     return About.of(row["application_ids"] or (), row["wallet_ids"] or (), row["family_subs"] or ())
 
 
-class BroadcastRepository:
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
-
+class BroadcastRepository(Repository):
     async def add(self, broadcast_id: uuid.UUID, plan: BroadcastPlan, requested_by: str) -> Broadcast:
         row = await self.conn.fetchrow(
             """

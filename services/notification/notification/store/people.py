@@ -7,14 +7,13 @@ from datetime import date, datetime
 
 import asyncpg
 
+from carnet_runtime.repository import Repository
+
 from ..domain import FORGOTTEN, Audience, Campaign, FamilyCopy, WalletCopy, WalletReadiness, WalletReady
 from .messages import ANONYMISED
 
 
-class CampaignRepository:
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
-
+class CampaignRepository(Repository):
     async def save(self, campaign: Campaign) -> None:
         await self.conn.execute(
             """
@@ -34,12 +33,9 @@ class CampaignRepository:
         return Campaign(**dict(row)) if row else None
 
 
-class AddressBook:
+class AddressBook(Repository):
     """Guardians per application and per wallet, schools' correspondents, affiliates' names and
     contacts: and only that."""
-
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
 
     async def remember_family(self, family: FamilyCopy, forget_at: datetime) -> None:
         await self.conn.execute(
@@ -143,12 +139,9 @@ class AddressBook:
 _WALLET_COLUMNS = "wallet_id, application_id, campaign_id, guardian_email, student_first_name, family_sub"
 
 
-class WalletReadinessRepository:
+class WalletReadinessRepository(Repository):
     """The two halves of the wallet-ready message. Each upsert locks the row, so of two concurrent
     halves the later one sees both."""
-
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
 
     async def record_grant(self, application_id: str, campaign_id: str, granted: WalletReady, recipient: str,
                            granted_event_id: uuid.UUID, forget_at: datetime) -> WalletReadiness:
@@ -193,11 +186,8 @@ def _readiness(row: asyncpg.Record) -> WalletReadiness:
     )
 
 
-class RetentionRepository:
+class RetentionRepository(Repository):
     """Forgetting personal data: messages' recipients, subjects and bodies, guardians' addresses."""
-
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
 
     async def reschedule(self, campaign_id: str, forget_at: datetime) -> None:
         """A campaign's dates changed or became known: its personal data is forgotten on the new date."""

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
-
 from carnet_runtime.purge import forget_outbox_rows
+from carnet_runtime.repository import Repository
 
 from ..domain import ERASED, PURGED, About, KeptCopy, KeptMessage, MessageFigures, Person, Template
 from .messages import ANONYMISED, about_of
 
 
-class PrivacyRepository:
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
-
+class PrivacyRepository(Repository):
     async def purge_campaign(self, campaign_id: str, now: datetime) -> int:
         """The campaign's messages lose their personal data (those about its applications and wallets
         too, when an event left the campaign out), and its copies of guardians' addresses go. The

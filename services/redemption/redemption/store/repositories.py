@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-import asyncpg
-
 from carnet_runtime import PostgresUnitOfWork
+from carnet_runtime.repository import Repository
 
 from .. import domain as d
 from . import rows
@@ -31,10 +30,7 @@ SELECT f.*, EXISTS (SELECT 1 FROM replaced) AS replaced FROM found f
 """
 
 
-class TicketRepository:
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
-
+class TicketRepository(Repository):
     async def get_for_update(self, ticket_id: str) -> d.Ticket | None:
         row = await self.conn.fetchrow(
             f"SELECT {rows.TICKET_COLUMNS} FROM tickets t WHERE t.ticket_id = $1 FOR UPDATE", ticket_id
@@ -110,10 +106,7 @@ class TicketRepository:
         )
 
 
-class RedemptionRepository:
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
-
+class RedemptionRepository(Repository):
     async def get_for_update(self, redemption_id: uuid.UUID) -> tuple[d.Redemption, d.Ticket, d.Campaign | None] | None:
         """A redemption with its ticket (both rows locked) and its campaign, if known here."""
         row = await self.conn.fetchrow(
@@ -180,10 +173,7 @@ class RedemptionRepository:
         return int(result.split()[-1])
 
 
-class AffiliateRepository:
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
-
+class AffiliateRepository(Repository):
     async def set_active(self, affiliate_id: str, active: bool) -> None:
         await self.conn.execute(
             """
@@ -195,10 +185,7 @@ class AffiliateRepository:
         )
 
 
-class CampaignRepository:
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
-
+class CampaignRepository(Repository):
     async def save(self, campaign: d.Campaign, pass_valid_until: date) -> None:
         """The campaign's grace period and validity end; a validity that moves (extended by a month,
         say) moves its tickets' validity with it."""

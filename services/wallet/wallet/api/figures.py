@@ -25,7 +25,7 @@ def router(app: WalletApp) -> APIRouter:
                     principal: Principal = require("admin")) -> WalletFigures:
         """Passes with a wallet, credited amount, tickets by amount and by status; and, as of the end
         of `as_of`, the money committed: outstanding (by validity end), expired unspent, redeemed."""
-        found = await app.use_cases.figures(app.unit(), campaign_id, as_of)
+        found = await app.use_cases.figures(app.uow(), campaign_id, as_of)
         return figures_view(found, campaign_id, app.settings.watched_amounts_cents)
 
     return routes

@@ -26,6 +26,6 @@ def router(app: WalletApp) -> APIRouter:
         """What the wallet service holds about the calling family, or (admin) the guardian with
         `email`: wallets, tickets (never a spendable code), acts done on the family's behalf, ticket
         e-mails whose sheet is kept."""
-        return export_view(await app.use_cases.export(app.unit(), principal, email))
+        return export_view(await app.use_cases.export(app.uow(), principal, email))
 
     return routes

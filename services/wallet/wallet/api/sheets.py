@@ -49,10 +49,10 @@ def router(app: WalletApp) -> APIRouter:
         if request_id is not None:
             if positions is not None:
                 raise invalid_fields({"positions": "sans objet avec request_id"})
-            emailed = await use_cases.emailed_sheet(app.unit(), principal, wallet_id, request_id)
+            emailed = await use_cases.emailed_sheet(app.uow(), principal, wallet_id, request_id)
             page = emailed_sheet_of(emailed)
         else:
-            page = sheet_of(await use_cases.sheet(app.unit(), principal, wallet_id, parse_positions(positions)))
+            page = sheet_of(await use_cases.sheet(app.uow(), principal, wallet_id, parse_positions(positions)))
         with SHEET_SECONDS.time():
             pdf = await asyncio.to_thread(render_sheet, page)
         return pdf_answer(pdf, "tickets-pass.pdf")
@@ -63,7 +63,7 @@ def router(app: WalletApp) -> APIRouter:
                             principal: Principal = require("correspondent", "admin")) -> Response:
         """The credited tickets of those wallets of the school, in one PDF: a page per pupil, in the
         order given."""
-        shown = await use_cases.school_sheet(app.unit(), principal, school_id, parse_wallet_ids(wallet_ids))
+        shown = await use_cases.school_sheet(app.uow(), principal, school_id, parse_wallet_ids(wallet_ids))
         pages = [page for one in shown for page in sheets_of(one)]
         pdf = await asyncio.to_thread(render_sheets, pages)
         return pdf_answer(pdf, "tickets-college.pdf")

@@ -50,14 +50,14 @@ def router(app: WalletApp) -> APIRouter:
     @routes.get("/wallets/{wallet_id}")
     async def get_wallet(wallet_id: UUID, principal: Principal = require(*OWNER_ROLES)) -> WalletView:
         """The wallet with its tickets; codes for its family (or whoever acts for a paper wallet's family)."""
-        return wallet_view(await use_cases.show(app.unit(), principal, wallet_id))
+        return wallet_view(await use_cases.show(app.uow(), principal, wallet_id))
 
     @routes.post("/wallets/{wallet_id}/tickets/{ticket_id}/credit")
     async def credit(wallet_id: UUID, ticket_id: UUID, body: CreditBody,
                      principal: Principal = require(*OWNER_ROLES)) -> TicketView:
         """Credit a blank ticket with an amount, optionally for one affiliate: it gets a new code."""
         try:
-            shown = await use_cases.credit(app.unit(), principal, CreditTicket(
+            shown = await use_cases.credit(app.uow(), principal, CreditTicket(
                 wallet_id, ticket_id, body.amount_cents, body.affiliate_id))
         except Refusal as refusal:
             CREDITS.labels(refusal.code).inc()
@@ -69,27 +69,27 @@ def router(app: WalletApp) -> APIRouter:
     async def assign(wallet_id: UUID, ticket_id: UUID, body: AssignBody,
                      principal: Principal = require(*OWNER_ROLES)) -> TicketView:
         """Reserve a credited ticket for one affiliate, or (null) for any."""
-        return one_ticket(await use_cases.assign(app.unit(), principal,
+        return one_ticket(await use_cases.assign(app.uow(), principal,
                                                  AssignTicket(wallet_id, ticket_id, body.affiliate_id)))
 
     @routes.post("/wallets/{wallet_id}/tickets/{ticket_id}/void", status_code=202)
     async def void(wallet_id: UUID, ticket_id: UUID, principal: Principal = require(*OWNER_ROLES)) -> TicketView:
         """Ask to void a credited ticket (`void_pending`): once the redemption service has retired its
         code it is blank again, or back as it was with the reason if it was redeemed."""
-        return one_ticket(await use_cases.request_void(app.unit(), principal, wallet_id, ticket_id))
+        return one_ticket(await use_cases.request_void(app.uow(), principal, wallet_id, ticket_id))
 
     @routes.post("/wallets/{wallet_id}/tickets/{ticket_id}/replace", status_code=202)
     async def replace(wallet_id: UUID, ticket_id: UUID, principal: Principal = require(*OWNER_ROLES)) -> TicketView:
         """A lost or stolen credited ticket (`replace_pending`): once the redemption service has revoked
         its code it is credited again with a new code, e-mailed to the guardian; or `redeemed` with the
         reason if it was redeemed meanwhile."""
-        return one_ticket(await use_cases.request_replace(app.unit(), principal, wallet_id, ticket_id))
+        return one_ticket(await use_cases.request_replace(app.uow(), principal, wallet_id, ticket_id))
 
     @routes.post("/wallets/{wallet_id}/tickets/email", status_code=202)
     async def email(wallet_id: UUID, body: EmailBody | None = None,
                     principal: Principal = require(*OWNER_ROLES)) -> EmailRequestView:
         """E-mail the sheet, as it is now, to the guardian."""
-        requested = await use_cases.email_sheet(app.unit(), principal, wallet_id, body.positions if body else None)
+        requested = await use_cases.email_sheet(app.uow(), principal, wallet_id, body.positions if body else None)
         return EmailRequestView(request_id=requested.request_id, wallet_id=requested.wallet_id,
                                 positions=requested.positions)
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 import asyncpg
 
 from carnet_runtime.purge import forget_outbox_rows
+from carnet_runtime.repository import Repository
 
 from ..codes import LEGACY_CLEARTEXT, CodeVault, Sealed, pending_place, snapshot_place, ticket_place
 
@@ -93,11 +94,8 @@ class CodeRotation:
         )
 
 
-class OutboxRows:
+class OutboxRows(Repository):
     """The runtime's outbox, as far as an erasure goes."""
-
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
 
     async def forget(self, message_keys: Iterable[str]) -> None:
         await forget_outbox_rows(self.conn, message_keys)

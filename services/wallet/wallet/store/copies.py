@@ -7,16 +7,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-import asyncpg
+from carnet_runtime.repository import Repository
 
 from ..domain import Affiliate
 
 
-class AffiliateCopies:
+class AffiliateCopies(Repository):
     """The wallet's copy of affiliates, from the affiliation service's events."""
-
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
 
     async def of(self, affiliate_ids: Iterable[str | None]) -> dict[str, Affiliate]:
         rows = await self.conn.fetch(
@@ -55,10 +52,7 @@ class PublishedTerms:
     ticket_max_cents: int
 
 
-class CampaignCopies:
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
-
+class CampaignCopies(Repository):
     async def published(self, campaign_id: str, terms: PublishedTerms) -> None:
         """Keep the campaign and carry its label, validity end and ticket bounds to its wallets."""
         await self.conn.execute(

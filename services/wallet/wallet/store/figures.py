@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import asyncpg
+from carnet_runtime.repository import Repository
 
 from ..domain import HOLDS_AMOUNT, HeldGroup, cutoff
 
@@ -31,10 +31,7 @@ class CampaignFigures:
     amount_rows: list[tuple[int, str, int]]  # (amount, shown status, count)
 
 
-class FiguresQuery:
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
-
+class FiguresQuery(Repository):
     async def of_campaign(self, campaign_id: str | None, now: datetime) -> CampaignFigures:
         conn = self.conn
         totals = await conn.fetchrow(

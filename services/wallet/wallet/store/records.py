@@ -8,14 +8,13 @@ from uuid import UUID
 
 import asyncpg
 
+from carnet_runtime.repository import Repository
+
 from ..codes import CodeVault, snapshot_place
 from ..domain import Act, Action, SheetSnapshot, SnapshotTicket
 
 
-class ActLog:
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
-
+class ActLog(Repository):
     async def record(self, acts: Sequence[Act]) -> None:
         if not acts:
             return

@@ -9,6 +9,8 @@ from uuid import UUID
 
 import asyncpg
 
+from carnet_runtime.repository import from_row
+
 from ..codes import CodeVault, pending_place, ticket_place
 from ..domain import CampaignTerms, Student, Ticket, TicketStatus, Wallet
 
@@ -201,24 +203,9 @@ def _columns(rows: list[tuple], *, width: int) -> list[list]:
 
 
 def _wallet(row: asyncpg.Record, tickets: list[Ticket]) -> Wallet:
-    return Wallet(
-        wallet_id=row["wallet_id"],
-        application_id=row["application_id"],
-        school_id=row["school_id"],
-        owner_sub=row["owner_sub"],
-        guardian_email=row["guardian_email"],
+    return from_row(
+        Wallet, row,
         student=Student(row["student_last_name"], row["student_first_name"], row["student_level"]),
-        terms=CampaignTerms(
-            campaign_id=row["campaign_id"],
-            label=row["campaign_label"],
-            allowance_cents=row["allowance_cents"],
-            tickets_per_pass=row["tickets_per_pass"],
-            ticket_min_cents=row["ticket_min_cents"],
-            ticket_max_cents=row["ticket_max_cents"],
-            pass_valid_until=row["valid_until"],
-        ),
+        terms=from_row(CampaignTerms, row, label=row["campaign_label"], pass_valid_until=row["valid_until"]),
         tickets=tickets,
-        paper=row["paper"],
-        anonymised_at=row["anonymised_at"],
-        expiry_reminded_at=row["expiry_reminded_at"],
     )
