@@ -135,6 +135,7 @@ __all__ = [
 ALL_EVENTS: tuple[type[Event], ...] = tuple(
     cls for module in (enrolment, wallet, redemption, affiliation, notification) for cls in vars(module).values()
     if isinstance(cls, type) and issubclass(cls, Event) and cls is not Event
+    and not cls.__name__.startswith("_")  # the fields some events share, no events themselves
 )
 
 _BY_TYPE: dict[tuple[str, int], type[Event]] = {(cls.event_type, cls.schema_version): cls for cls in ALL_EVENTS}

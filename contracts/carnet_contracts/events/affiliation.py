@@ -8,22 +8,62 @@ from .. import topics
 from ..envelope import Event
 from .parts import _Part
 
-# --- affiliation.affiliates ----------------------------------------------------------------
+# The notices moved to affiliation.notices in version 2 with the same fields: each pair of versions
+# shares them.
 
 
-class AffiliateInvitedV1(Event):
-    retired = True
-    """An organisation was created; its contact gets the login and a sealed activation token."""
-
-    event_type = "AffiliateInvited"
-    topic = topics.AFFILIATION_AFFILIATES
-
+class _Invitation(Event):
     affiliate_id: str
     name: str
     login: str
     contact_email: str
     sealed_activation_token: str
     activation_expires_at: datetime
+
+
+class _ConventionOtp(Event):
+    affiliate_id: str
+    name: str
+    contact_email: str
+    sealed_otp: str
+    expires_at: datetime
+
+
+class _Signature(Event):
+    affiliate_id: str
+    name: str
+    contact_email: str
+    convention_version: str
+    document_sha256: str
+    signed_at: datetime
+
+
+class _PasswordReset(Event):
+    affiliate_id: str
+    login: str
+    contact_email: str
+    sealed_reset_token: str
+    expires_at: datetime
+
+
+class _LoginReminder(Event):
+    affiliate_id: str
+    campaign_id: str
+    campaign_label: str
+    name: str
+    login: str
+    contact_email: str
+
+
+# --- affiliation.affiliates ----------------------------------------------------------------
+
+
+class AffiliateInvitedV1(_Invitation):
+    retired = True
+    """An organisation was created; its contact gets the login and a sealed activation token."""
+
+    event_type = "AffiliateInvited"
+    topic = topics.AFFILIATION_AFFILIATES
 
 
 class AffiliateActivated(Event):
@@ -49,133 +89,67 @@ class AffiliateSuspended(Event):
     suspended_at: datetime
 
 
-class ConventionOtpIssuedV1(Event):
+class ConventionOtpIssuedV1(_ConventionOtp):
     retired = True
     event_type = "ConventionOtpIssued"
     topic = topics.AFFILIATION_AFFILIATES
 
-    affiliate_id: str
-    name: str
-    contact_email: str
-    sealed_otp: str
-    expires_at: datetime
 
-
-class ConventionSignedV1(Event):
+class ConventionSignedV1(_Signature):
     retired = True
     event_type = "ConventionSigned"
     topic = topics.AFFILIATION_AFFILIATES
 
-    affiliate_id: str
-    name: str
-    contact_email: str
-    convention_version: str
-    document_sha256: str
-    signed_at: datetime
 
-
-class PasswordResetRequestedV1(Event):
+class PasswordResetRequestedV1(_PasswordReset):
     retired = True
     event_type = "PasswordResetRequested"
     topic = topics.AFFILIATION_AFFILIATES
 
-    affiliate_id: str
-    login: str
-    contact_email: str
-    sealed_reset_token: str
-    expires_at: datetime
 
-
-class AffiliateLoginRemindedV1(Event):
+class AffiliateLoginRemindedV1(_LoginReminder):
     retired = True
     """At the start of a campaign every active organisation is reminded of its login (never its password)."""
 
     event_type = "AffiliateLoginReminded"
     topic = topics.AFFILIATION_AFFILIATES
 
-    affiliate_id: str
-    campaign_id: str
-    campaign_label: str
-    name: str
-    login: str
-    contact_email: str
-
 
 # --- affiliation.notices (read by the notification service alone) -------------------------
 
 
-class AffiliateInvited(Event):
+class AffiliateInvited(_Invitation):
     """An organisation was created; its contact gets the login and a sealed activation token."""
 
     event_type = "AffiliateInvited"
     schema_version = 2
     topic = topics.AFFILIATION_NOTICES
 
-    affiliate_id: str
-    name: str
-    login: str
-    contact_email: str
-    sealed_activation_token: str
-    activation_expires_at: datetime
 
-
-
-class ConventionOtpIssued(Event):
+class ConventionOtpIssued(_ConventionOtp):
     event_type = "ConventionOtpIssued"
     schema_version = 2
     topic = topics.AFFILIATION_NOTICES
 
-    affiliate_id: str
-    name: str
-    contact_email: str
-    sealed_otp: str
-    expires_at: datetime
 
-
-
-class ConventionSigned(Event):
+class ConventionSigned(_Signature):
     event_type = "ConventionSigned"
     schema_version = 2
     topic = topics.AFFILIATION_NOTICES
 
-    affiliate_id: str
-    name: str
-    contact_email: str
-    convention_version: str
-    document_sha256: str
-    signed_at: datetime
 
-
-
-class PasswordResetRequested(Event):
+class PasswordResetRequested(_PasswordReset):
     event_type = "PasswordResetRequested"
     schema_version = 2
     topic = topics.AFFILIATION_NOTICES
 
-    affiliate_id: str
-    login: str
-    contact_email: str
-    sealed_reset_token: str
-    expires_at: datetime
 
-
-
-class AffiliateLoginReminded(Event):
+class AffiliateLoginReminded(_LoginReminder):
     """At the start of a campaign every active organisation is reminded of its login (never its password)."""
 
     event_type = "AffiliateLoginReminded"
     schema_version = 2
     topic = topics.AFFILIATION_NOTICES
-
-    affiliate_id: str
-    campaign_id: str
-    campaign_label: str
-    name: str
-    login: str
-    contact_email: str
-
-
-
 
 
 class IbanChangeOtpIssued(Event):

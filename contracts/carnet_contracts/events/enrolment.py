@@ -94,16 +94,27 @@ class CorrespondentDigestDue(Event):
 # --- enrolment.applications ------------------------------------------------------------
 
 
-class ApplicationSubmittedV1(Event):
-    retired = True
-    event_type = "ApplicationSubmitted"
-    topic = topics.ENROLMENT_APPLICATIONS
-
+class _Submission(Event):
     application_id: str
     campaign_id: str
     school_id: str
     family_sub: str | None = None
     channel: Literal["online", "paper"] = "online"
+
+
+class _Rejection(Event):
+    application_id: str
+    campaign_id: str
+    school_id: str
+    family_sub: str | None = None
+    student_first_name: str
+
+
+class ApplicationSubmittedV1(_Submission):
+    retired = True
+    event_type = "ApplicationSubmitted"
+    topic = topics.ENROLMENT_APPLICATIONS
+
     student: Student
     guardian: Guardian
     submitted_at: datetime
@@ -132,31 +143,21 @@ class PassGrantedV1(Event):
     validated_at: datetime
 
 
-class ApplicationRejectedV1(Event):
+class ApplicationRejectedV1(_Rejection):
     retired = True
     event_type = "ApplicationRejected"
     topic = topics.ENROLMENT_APPLICATIONS
 
-    application_id: str
-    campaign_id: str
-    school_id: str
-    family_sub: str | None = None
-    student_first_name: str
     guardian: Guardian
     reason: str
     rejected_at: datetime
 
 
-class ApplicationSubmitted(Event):
+class ApplicationSubmitted(_Submission):
     event_type = "ApplicationSubmitted"
     schema_version = 2
     topic = topics.ENROLMENT_APPLICATIONS
 
-    application_id: str
-    campaign_id: str
-    school_id: str
-    family_sub: str | None = None
-    channel: Literal["online", "paper"] = "online"
     student: Pupil
     guardian: GuardianContact
     submitted_at: datetime
@@ -189,16 +190,11 @@ class PassGranted(Event):
     validated_at: datetime
 
 
-class ApplicationRejected(Event):
+class ApplicationRejected(_Rejection):
     event_type = "ApplicationRejected"
     schema_version = 2
     topic = topics.ENROLMENT_APPLICATIONS
 
-    application_id: str
-    campaign_id: str
-    school_id: str
-    family_sub: str | None = None
-    student_first_name: str
     guardian: GuardianContact
     reason: str
     rejected_at: datetime

@@ -10,24 +10,25 @@ from ..envelope import Event
 # --- notification.messages ------------------------------------------------------------------
 
 
-class MessageDelivered(Event):
+class _MessageOutcome(Event):
+    """Which message, from which event, after how many attempts."""
+
+    message_id: str
+    template: str
+    source_event_id: str | None = None
+    attempts: int
+
+
+class MessageDelivered(_MessageOutcome):
     event_type = "MessageDelivered"
     topic = topics.NOTIFICATION_MESSAGES
 
-    message_id: str
-    template: str
-    source_event_id: str | None = None
-    attempts: int
     delivered_at: datetime
 
 
-class MessageFailed(Event):
+class MessageFailed(_MessageOutcome):
     event_type = "MessageFailed"
     topic = topics.NOTIFICATION_MESSAGES
 
-    message_id: str
-    template: str
-    source_event_id: str | None = None
-    attempts: int
     reason: str
     failed_at: datetime

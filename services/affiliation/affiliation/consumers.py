@@ -7,46 +7,22 @@ from __future__ import annotations
 import asyncpg
 
 from carnet_contracts import events
-from carnet_contracts.envelope import Envelope
-
 from carnet_runtime import Service
 
-from .store import AffiliationUnitOfWork
 from .wiring import Affiliation
 
 
 def register(service: Service, app: Affiliation) -> None:
-    def uow(conn: asyncpg.Connection) -> AffiliationUnitOfWork:
-        return AffiliationUnitOfWork.joining(conn, service.outbox)
-
-    @service.on(events.CampaignPublished)
-    async def campaign_published(conn: asyncpg.Connection, event: events.CampaignPublished, _: Envelope) -> None:
-        await app.campaigns.published(uow(conn), event)
-
-    @service.on(events.TicketCredited)
-    async def ticket_credited(conn: asyncpg.Connection, event: events.TicketCredited, _: Envelope) -> None:
-        await app.reimbursements.ticket_credited(uow(conn), event)
-
-    @service.on(events.TicketAssigned)
-    async def ticket_assigned(conn: asyncpg.Connection, event: events.TicketAssigned, _: Envelope) -> None:
-        await app.reimbursements.ticket_assigned(uow(conn), event)
-
-    @service.on(events.TicketVoided)
-    async def ticket_voided(conn: asyncpg.Connection, event: events.TicketVoided, _: Envelope) -> None:
-        await app.reimbursements.ticket_voided(uow(conn), event)
-
-    @service.on(events.TicketRedeemed)
-    async def ticket_redeemed(conn: asyncpg.Connection, event: events.TicketRedeemed, _: Envelope) -> None:
-        await app.reimbursements.ticket_redeemed(uow(conn), event)
-
-    @service.on(events.RedemptionCancelled)
-    async def redemption_cancelled(conn: asyncpg.Connection, event: events.RedemptionCancelled, _: Envelope) -> None:
-        await app.reimbursements.redemption_cancelled(uow(conn), event)
-
-    @service.on(events.GuardianErasureRequested)
-    async def guardian_erased(conn: asyncpg.Connection, event: events.GuardianErasureRequested, _: Envelope) -> None:
-        await app.privacy.guardian_erased(uow(conn), event)
+    service.applies(app.joining, {
+        events.CampaignPublished: app.campaigns.published,
+        events.TicketCredited: app.reimbursements.ticket_credited,
+        events.TicketAssigned: app.reimbursements.ticket_assigned,
+        events.TicketVoided: app.reimbursements.ticket_voided,
+        events.TicketRedeemed: app.reimbursements.ticket_redeemed,
+        events.RedemptionCancelled: app.reimbursements.redemption_cancelled,
+        events.GuardianErasureRequested: app.privacy.guardian_erased,
+    })
 
     @service.on_campaign_purge
     async def campaign_purged(conn: asyncpg.Connection, event: events.CampaignPurgeStarted) -> None:
-        await app.privacy.campaign_purged(uow(conn), event)
+        await app.privacy.campaign_purged(app.joining(conn), event)

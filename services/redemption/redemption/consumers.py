@@ -4,9 +4,10 @@ purge, in the runtime's purge transaction."""
 
 from __future__ import annotations
 
+import functools
+
 import asyncpg
 
-from carnet_contracts.envelope import Envelope
 from carnet_contracts.events import (
     AffiliateActivated,
     AffiliateSuspended,
@@ -25,38 +26,18 @@ from .store import RedemptionUnitOfWork
 
 
 def register(service: Service) -> None:
-    @service.on(TicketCredited)
-    async def credited(conn: asyncpg.Connection, event: TicketCredited, _: Envelope) -> None:
-        await application.credit_ticket(RedemptionUnitOfWork.joining(conn, service.outbox), event)
-
-    @service.on(TicketAssigned)
-    async def assigned(conn: asyncpg.Connection, event: TicketAssigned, _: Envelope) -> None:
-        await application.assign_ticket(RedemptionUnitOfWork.joining(conn, service.outbox), event)
-
-    @service.on(TicketVoidRequested)
-    async def void_requested(conn: asyncpg.Connection, event: TicketVoidRequested, _: Envelope) -> None:
-        await application.void_ticket(RedemptionUnitOfWork.joining(conn, service.outbox), event)
-
-    @service.on(TicketReplaceRequested)
-    async def replace_requested(conn: asyncpg.Connection, event: TicketReplaceRequested, _: Envelope) -> None:
-        await application.replace_ticket(RedemptionUnitOfWork.joining(conn, service.outbox), event)
-
-    @service.on(AffiliateActivated)
-    async def activated(conn: asyncpg.Connection, event: AffiliateActivated, _: Envelope) -> None:
-        await application.activate_affiliate(RedemptionUnitOfWork.joining(conn, service.outbox), event)
-
-    @service.on(AffiliateSuspended)
-    async def suspended(conn: asyncpg.Connection, event: AffiliateSuspended, _: Envelope) -> None:
-        await application.suspend_affiliate(RedemptionUnitOfWork.joining(conn, service.outbox), event)
-
-    @service.on(CampaignPublished)
-    async def published(conn: asyncpg.Connection, event: CampaignPublished, _: Envelope) -> None:
-        await application.publish_campaign(RedemptionUnitOfWork.joining(conn, service.outbox), event)
-
-    @service.on(ReimbursementBatchCreated)
-    async def batched(conn: asyncpg.Connection, event: ReimbursementBatchCreated, _: Envelope) -> None:
-        await application.lock_in_batch(RedemptionUnitOfWork.joining(conn, service.outbox), event)
+    joining = functools.partial(RedemptionUnitOfWork.joining, outbox=service.outbox)
+    service.applies(joining, {
+        TicketCredited: application.credit_ticket,
+        TicketAssigned: application.assign_ticket,
+        TicketVoidRequested: application.void_ticket,
+        TicketReplaceRequested: application.replace_ticket,
+        AffiliateActivated: application.activate_affiliate,
+        AffiliateSuspended: application.suspend_affiliate,
+        CampaignPublished: application.publish_campaign,
+        ReimbursementBatchCreated: application.lock_in_batch,
+    })
 
     @service.on_campaign_purge
     async def purge(conn: asyncpg.Connection, event: CampaignPurgeStarted) -> None:
-        await application.purge_campaign(RedemptionUnitOfWork.joining(conn, service.outbox), event)
+        await application.purge_campaign(joining(conn), event)

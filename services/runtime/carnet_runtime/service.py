@@ -36,6 +36,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import BaseModel, Field, ValidationError
 
+from carnet_contracts.envelope import Event
 from carnet_contracts.events import CampaignPurgeStarted, events_on
 from carnet_contracts.topics import ALL_TOPICS
 
@@ -159,6 +160,13 @@ class Service:
         """Decorator: `@service.on(PassGranted) async def granted(conn, event, envelope)`, applied in one
         transaction with the other events of its batch (`alone=True`: in a transaction of its own)."""
         return self.consumers.on(event, alone=alone)
+
+    def applies(self, joining: Callable[[asyncpg.Connection], Any],
+                use_cases: Mapping[type[Event], Callable[..., Awaitable[Any]]], *, with_envelope: bool = False) -> None:
+        """Register the usual handler for each event: its use case, given a unit of work that joins the
+        consumer's transaction (`joining(conn)`) and the event (and its envelope, `with_envelope`)."""
+        for event, use_case in use_cases.items():
+            self.on(event)(_applying(use_case, joining, with_envelope))
 
     def on_batch(self, event):
         """Decorator: `@service.on_batch(PassGranted) async def granted(conn, events, envelopes)`, given
@@ -459,3 +467,15 @@ def settings_problems(error: ValidationError) -> list[str]:
         reason = "is missing" if problem["type"] == "missing" else f"is invalid: {problem['msg']}"
         lines.append(f"{variable} {reason}")
     return lines
+
+
+def _applying(use_case: Callable[..., Awaitable[Any]], joining: Callable[[asyncpg.Connection], Any],
+              with_envelope: bool) -> Callable[[asyncpg.Connection, Event, Any], Awaitable[None]]:
+    async def handle(conn: asyncpg.Connection, event: Event, envelope: Any) -> None:
+        if with_envelope:
+            await use_case(joining(conn), event, envelope)
+        else:
+            await use_case(joining(conn), event)
+
+    handle.__name__ = getattr(use_case, "__name__", handle.__name__)
+    return handle
