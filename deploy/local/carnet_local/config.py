@@ -17,6 +17,10 @@ def _port(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _under_home(name: str) -> property:
+    return property(lambda self: self.home / name)
+
+
 @dataclass(frozen=True)
 class StackConfig:
     home: Path
@@ -37,21 +41,10 @@ class StackConfig:
             external_database_url=os.environ.get("CARNET_DATABASE_URL"),
         )
 
-    @property
-    def mail_dir(self) -> Path:
-        return self.home / "mail"
-
-    @property
-    def keys_dir(self) -> Path:
-        return self.home / "keys"
-
-    @property
-    def run_dir(self) -> Path:
-        return self.home / "run"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.home / "logs"
+    mail_dir = _under_home("mail")
+    keys_dir = _under_home("keys")
+    run_dir = _under_home("run")
+    log_dir = _under_home("logs")
 
 
 def _new_secrets() -> dict[str, str]:

@@ -17,16 +17,18 @@ published events to the outbox in that same transaction, then commits; an except
 everything back, events included. A service's subclass declares its repositories as annotations
 (`wallets: WalletRepository`), each built on the transaction's connection when the block opens; one
 whose repositories need more than the connection overrides `bind(conn)`.
-Unit tests pass an in-memory subclass of `UnitOfWork` with fake repositories instead.
+Unit tests pass an `InMemoryUnitOfWork` instead, whose subclass declares fake repositories the same
+way (`wallets: FakeWallets`), each built on one in-memory state.
 """
 
 from __future__ import annotations
 
+import copy
 import uuid
 from contextlib import suppress
 from functools import cache
 from types import TracebackType
-from typing import Self, get_type_hints
+from typing import Any, Self, get_type_hints
 
 import asyncpg
 
@@ -61,7 +63,7 @@ class UnitOfWork:
 def declared_repositories(uow_class: type) -> dict[str, type]:
     """The repositories a unit of work's subclass declares, by attribute name: its annotations that
     name a class and give no value (`wallets: WalletRepository`; `label: str = "x"` is an attribute)."""
-    own = [c for c in uow_class.__mro__ if c not in (PostgresUnitOfWork, UnitOfWork, object)]
+    own = [c for c in uow_class.__mro__ if c not in (PostgresUnitOfWork, InMemoryUnitOfWork, UnitOfWork, object)]
     hints = get_type_hints(uow_class)
     return {name: hints[name] for c in reversed(own) for name in vars(c).get("__annotations__", {})
             if name not in vars(c) and isinstance(hints[name], type)}
@@ -133,3 +135,52 @@ class PostgresUnitOfWork(UnitOfWork):
                 await self._pool.release(conn)
             self._conn = None
             self._transaction = None
+
+
+class InMemoryRepository:
+    """A fake repository for unit tests: it reads and writes the unit of work's in-memory state."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+
+class InMemoryUnitOfWork(UnitOfWork):
+    """cosmicpython's fake unit of work: the repositories its subclass declares (`schools: FakeSchools`)
+    share one `state`; a block that raises leaves the state as it found it (a rollback), and
+    `committed` holds the events of every block that ended well, in order, as the outbox would."""
+
+    def __init__(self, state: Any) -> None:
+        super().__init__()
+        self.state = state
+        self.committed: list[Event] = []
+        self.blocks = 0
+        self._before: Any = None
+        for name, repository in declared_repositories(type(self)).items():
+            setattr(self, name, repository(state))
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self.blocks += 1
+        self._before = copy.deepcopy(self.state)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.committed += [event for event, _ in self.published]
+        elif self._before is not None:
+            _restore(self.state, self._before)
+        await super().__aexit__(exc_type, exc, tb)
+
+    def of_type(self, event_type: type[Event]) -> list[Event]:
+        return [e for e in self.committed if isinstance(e, event_type)]
+
+
+def _restore(state: Any, before: Any) -> None:
+    """Put `before` back into `state` in place: the repositories hold `state` itself."""
+    if isinstance(state, dict):
+        state.clear()
+        state.update(before)
+    else:
+        vars(state).clear()
+        vars(state).update(vars(before))

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from carnet_contracts import events
+from carnet_contracts.envelope import Event
 from carnet_runtime.auth import Principal, forbidden
 
 from ..domain.account import TokenPurpose, issue_token
 from ..domain.convention import AuditRecord
 from ..domain.keyed_hash import KeyedHash
 from ..domain.organisation import (
+    REINSTATE,
+    SUSPEND,
     Address,
     Affiliate,
     AffiliateStatus,
+    StatusChange,
     bic_for,
     change_details,
     duplicate_siret,
     new_login,
     register_organisation,
-    reinstate,
-    suspend,
 )
 from .common import Clock, Seal, UnitOfWork, activated_event, ensure_own, load, utc_now
 
@@ -173,26 +176,20 @@ class Organisations:
         return affiliate
 
     async def suspend(self, uow: UnitOfWork, command: ChangeStatus) -> Affiliate:
-        now = self.clock()
-        async with uow:
-            affiliate = await load(uow, command.affiliate_id, for_update=True)
-            affiliate = replace(affiliate, status=suspend(affiliate.status))
-            await uow.affiliates.save_status(affiliate.affiliate_id, affiliate.status, now)
-            await uow.audit.append(self._record(command, "suspend", now))
-            uow.publish(events.AffiliateSuspended(affiliate_id=affiliate.affiliate_id, reason=command.reason,
-                                                  suspended_at=now))
-        return affiliate
+        return await self._change_status(uow, command, SUSPEND, lambda affiliate, now: events.AffiliateSuspended(
+            affiliate_id=affiliate.affiliate_id, reason=command.reason, suspended_at=now))
 
     async def reinstate(self, uow: UnitOfWork, command: ChangeStatus) -> Affiliate:
+        return await self._change_status(uow, command, REINSTATE, activated_event)
+
+    async def _change_status(self, uow: UnitOfWork, command: ChangeStatus, change: StatusChange,
+                             told: Callable[[Affiliate, datetime], Event]) -> Affiliate:
         now = self.clock()
         async with uow:
             affiliate = await load(uow, command.affiliate_id, for_update=True)
-            affiliate = replace(affiliate, status=reinstate(affiliate.status))
+            affiliate = replace(affiliate, status=change.applied_to(affiliate.status))
             await uow.affiliates.save_status(affiliate.affiliate_id, affiliate.status, now)
-            await uow.audit.append(self._record(command, "reinstate", now))
-            uow.publish(activated_event(affiliate, now))
+            await uow.audit.append(AuditRecord(command.affiliate_id, change.action, command.actor.sub,
+                                               command.client_address, now, None, None))
+            uow.publish(told(affiliate, now))
         return affiliate
-
-    @staticmethod
-    def _record(command: ChangeStatus, action: str, at: datetime) -> AuditRecord:
-        return AuditRecord(command.affiliate_id, action, command.actor.sub, command.client_address, at, None, None)

@@ -44,6 +44,11 @@ class AffiliateFigures:
         return self.pending + self.in_payment + self.reimbursed
 
 
+def _summed(part: str) -> property:
+    """One part of every organisation's share, added up."""
+    return property(lambda self: total([getattr(a, part) for a in self.by_affiliate]))
+
+
 @dataclass(frozen=True)
 class CampaignFigures:
     campaign_id: str | None  # None: every campaign
@@ -52,24 +57,10 @@ class CampaignFigures:
     batches_paid: int
     affiliates_by_status: dict[str, int]
 
-    def _sum(self, part: str) -> Amount:
-        return total([getattr(a, part) for a in self.by_affiliate])
-
-    @property
-    def pending(self) -> Amount:
-        return self._sum("pending")
-
-    @property
-    def in_payment(self) -> Amount:
-        return self._sum("in_payment")
-
-    @property
-    def reimbursed(self) -> Amount:
-        return self._sum("reimbursed")
-
-    @property
-    def cancelled(self) -> Amount:
-        return self._sum("cancelled")
+    pending = _summed("pending")
+    in_payment = _summed("in_payment")
+    reimbursed = _summed("reimbursed")
+    cancelled = _summed("cancelled")
 
     @property
     def redeemed(self) -> Amount:

@@ -276,21 +276,23 @@ class Affiliate:
         return replace(self, convention=progress, status=status, signed_at=at)
 
 
-def suspend(status: AffiliateStatus) -> AffiliateStatus:
-    if status is not AffiliateStatus.ACTIVE:
-        raise Refusal(
-            "AFFILIATE_NOT_ACTIVE",
-            "Seul un organisme affilié actif peut être suspendu.",
-            {"status": status.value},
-        )
-    return AffiliateStatus.SUSPENDED
+@dataclass(frozen=True)
+class StatusChange:
+    """A move staff make between ACTIVE and SUSPENDED, and the refusal when the organisation is elsewhere."""
+
+    action: str  # as the audit trail records it
+    source: AffiliateStatus
+    target: AffiliateStatus
+    refusal_code: str
+    refusal_message: str
+
+    def applied_to(self, status: AffiliateStatus) -> AffiliateStatus:
+        if status is not self.source:
+            raise Refusal(self.refusal_code, self.refusal_message, {"status": status.value})
+        return self.target
 
 
-def reinstate(status: AffiliateStatus) -> AffiliateStatus:
-    if status is not AffiliateStatus.SUSPENDED:
-        raise Refusal(
-            "AFFILIATE_NOT_SUSPENDED",
-            "Seul un organisme affilié suspendu peut être rétabli.",
-            {"status": status.value},
-        )
-    return AffiliateStatus.ACTIVE
+SUSPEND = StatusChange("suspend", AffiliateStatus.ACTIVE, AffiliateStatus.SUSPENDED, "AFFILIATE_NOT_ACTIVE",
+                       "Seul un organisme affilié actif peut être suspendu.")
+REINSTATE = StatusChange("reinstate", AffiliateStatus.SUSPENDED, AffiliateStatus.ACTIVE, "AFFILIATE_NOT_SUSPENDED",
+                         "Seul un organisme affilié suspendu peut être rétabli.")

@@ -6,6 +6,8 @@ from carnet_runtime import Refusal
 
 from affiliation.domain.organisation import (
     LOGIN_ALPHABET,
+    REINSTATE,
+    SUSPEND,
     Activity,
     Address,
     AffiliateStatus,
@@ -14,8 +16,6 @@ from affiliation.domain.organisation import (
     masked_iban,
     new_login,
     register_organisation,
-    reinstate,
-    suspend,
 )
 
 GOOD = dict(
@@ -88,13 +88,13 @@ def test_a_login_reads_like_the_organisation_name_and_cannot_be_guessed_from_it(
 
 
 def test_only_an_active_affiliate_can_be_suspended_and_only_a_suspended_one_reinstated():
-    assert suspend(AffiliateStatus.ACTIVE) is AffiliateStatus.SUSPENDED
-    assert reinstate(AffiliateStatus.SUSPENDED) is AffiliateStatus.ACTIVE
+    assert SUSPEND.applied_to(AffiliateStatus.ACTIVE) is AffiliateStatus.SUSPENDED
+    assert REINSTATE.applied_to(AffiliateStatus.SUSPENDED) is AffiliateStatus.ACTIVE
     with pytest.raises(Refusal) as refused:
-        suspend(AffiliateStatus.INVITED)
+        SUSPEND.applied_to(AffiliateStatus.INVITED)
     assert refused.value.code == "AFFILIATE_NOT_ACTIVE"
     with pytest.raises(Refusal) as refused:
-        reinstate(AffiliateStatus.ACTIVE)
+        REINSTATE.applied_to(AffiliateStatus.ACTIVE)
     assert refused.value.code == "AFFILIATE_NOT_SUSPENDED"
 
 

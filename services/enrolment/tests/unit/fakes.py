@@ -4,14 +4,11 @@ rolled back with the events when the block raises."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from types import TracebackType
 
-from carnet_contracts.envelope import Event
-from carnet_runtime import UnitOfWork
+from carnet_runtime.uow import InMemoryRepository, InMemoryUnitOfWork
 from enrolment.domain import (
     Address,
     Application,
@@ -33,10 +30,7 @@ from enrolment.domain import (
 )
 
 
-class FakeCampaigns:
-    def __init__(self, state: dict) -> None:
-        self.state = state
-
+class FakeCampaigns(InMemoryRepository):
     async def get(self, campaign_id: str, *, for_update: bool = False) -> Campaign | None:
         return self.state["campaigns"].get(campaign_id)
 
@@ -47,10 +41,7 @@ class FakeCampaigns:
         self.state["campaigns"][campaign.campaign_id] = campaign
 
 
-class FakePurges:
-    def __init__(self, state: dict) -> None:
-        self.state = state
-
+class FakePurges(InMemoryRepository):
     async def of_campaign(self, campaign_id: str) -> CampaignPurge | None:
         return self.state["purges"].get(campaign_id)
 
@@ -62,10 +53,7 @@ class FakePurges:
         self.state["purges"][purge.campaign_id] = purge
 
 
-class FakeSchools:
-    def __init__(self, state: dict) -> None:
-        self.state = state
-
+class FakeSchools(InMemoryRepository):
     async def get(self, school_id: str, *, for_update: bool = False) -> School | None:
         return self.state["schools"].get(school_id)
 
@@ -76,10 +64,7 @@ class FakeSchools:
         self.state["schools"][school.school_id] = school
 
 
-class FakeDigests:
-    def __init__(self, state: dict) -> None:
-        self.state = state
-
+class FakeDigests(InMemoryRepository):
     async def schools_sent(self, week: str) -> set[str]:
         return {d.school_id for d in self.state["digests"] if d.week == week}
 
@@ -91,10 +76,7 @@ class FakeDigests:
         return True
 
 
-class FakeApplications:
-    def __init__(self, state: dict) -> None:
-        self.state = state
-
+class FakeApplications(InMemoryRepository):
     def _seen(self, a: Application) -> Application:
         roster = self.state["rosters"].get(a.form.school_id)
         return replace(a, on_roster=roster is not None and a.form.student.key in roster.keys)
@@ -188,10 +170,7 @@ class FakeApplications:
                                 if a.application_id in application_ids and a.anonymised_at is None], at)
 
 
-class FakeRosters:
-    def __init__(self, state: dict) -> None:
-        self.state = state
-
+class FakeRosters(InMemoryRepository):
     async def replace(self, school_id: str, roster: Roster, *, at: datetime, by: str, matched: int,
                       campaign_id: str | None) -> None:
         self.state["rosters"][school_id] = roster
@@ -228,10 +207,7 @@ class FakeRosters:
         return deleted
 
 
-class FakePrivacy:
-    def __init__(self, state: dict) -> None:
-        self.state = state
-
+class FakePrivacy(InMemoryRepository):
     async def record_erasure(self, erasure: Erasure, *, requested_by: str) -> None:
         self.state["erasures"].append((erasure, requested_by))
 
@@ -242,38 +218,17 @@ class FakePrivacy:
         self.state["forgotten_digests_of"].append(campaign_id)
 
 
-class FakeEnrolmentUnitOfWork(UnitOfWork):
-    """`published` holds the events of the last block; `committed` every event of every block that
-    ended well, in order, as the outbox would."""
+class FakeEnrolmentUnitOfWork(InMemoryUnitOfWork):
+    campaigns: FakeCampaigns
+    purges: FakePurges
+    schools: FakeSchools
+    digests: FakeDigests
+    applications: FakeApplications
+    rosters: FakeRosters
+    privacy: FakePrivacy
 
     def __init__(self) -> None:
-        super().__init__()
-        self.state: dict = {"campaigns": {}, "purges": {}, "schools": {}, "digests": [], "applications": {},
-                            "entered_by": {}, "decided_by": {}, "rosters": {}, "roster_campaigns": {},
-                            "roster_imports": [], "erasures": [], "forgotten_events": [],
-                            "forgotten_digests_of": []}
-        self.committed: list[Event] = []
-        self.blocks = 0
-        self._before: dict | None = None
-        self.campaigns = FakeCampaigns(self.state)
-        self.purges = FakePurges(self.state)
-        self.schools = FakeSchools(self.state)
-        self.digests = FakeDigests(self.state)
-        self.applications = FakeApplications(self.state)
-        self.rosters = FakeRosters(self.state)
-        self.privacy = FakePrivacy(self.state)
-
-    async def __aenter__(self) -> FakeEnrolmentUnitOfWork:
-        await super().__aenter__()
-        self.blocks += 1
-        self._before = copy.deepcopy(self.state)
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        if exc_type is not None and self._before is not None:
-            self.state.clear()
-            self.state.update(self._before)
-        else:
-            self.committed += [event for event, _ in self.published]
-        await super().__aexit__(exc_type, exc, tb)
+        super().__init__({"campaigns": {}, "purges": {}, "schools": {}, "digests": [], "applications": {},
+                          "entered_by": {}, "decided_by": {}, "rosters": {}, "roster_campaigns": {},
+                          "roster_imports": [], "erasures": [], "forgotten_events": [],
+                          "forgotten_digests_of": []})

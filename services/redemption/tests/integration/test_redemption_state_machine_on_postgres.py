@@ -143,50 +143,50 @@ class SqlBook:
         return [(r["event_type"], r["ticket_id"]) for r in rows]
 
 
-def test_redeem_retry_cancel_void_expire_on_the_sql_store_never_spends_twice_and_conserves_amounts(stack):
+@pytest.fixture
+def sql_book_on(stack):
+    """(loop, pool): an event loop of the test's own (hypothesis drives the machine synchronously) and a
+    pool on a freshly migrated database, for the SqlBooks the test makes."""
     loop = asyncio.new_event_loop()
     try:
         dsn = loop.run_until_complete(stack.create_database("redemption_model"))
         loop.run_until_complete(db.migrate(dsn, MIGRATIONS, service="redemption"))
         pool = loop.run_until_complete(db.create_pool(dsn, min_size=1, max_size=4))
         try:
-            class SqlRedemptionMachine(model.RedemptionMachine):
-                def new_book(self) -> SqlBook:
-                    return SqlBook(loop.run_until_complete, pool)
-
-            run_state_machine_as_test(
-                SqlRedemptionMachine,
-                settings=settings(max_examples=25, stateful_step_count=30, deadline=None),
-            )
+            yield loop, pool
         finally:
             loop.run_until_complete(pool.close())
     finally:
         loop.close()
 
 
-def test_the_sql_book_is_the_store_and_not_a_copy_of_the_model(stack):
+def test_redeem_retry_cancel_void_expire_on_the_sql_store_never_spends_twice_and_conserves_amounts(sql_book_on):
+    loop, pool = sql_book_on
+
+    class SqlRedemptionMachine(model.RedemptionMachine):
+        def new_book(self) -> SqlBook:
+            return SqlBook(loop.run_until_complete, pool)
+
+    run_state_machine_as_test(
+        SqlRedemptionMachine,
+        settings=settings(max_examples=25, stateful_step_count=30, deadline=None),
+    )
+
+
+def test_the_sql_book_is_the_store_and_not_a_copy_of_the_model(sql_book_on):
     """A ticket spent in SQL is spent for every later look, whatever the in-memory model holds."""
-    loop = asyncio.new_event_loop()
+    loop, pool = sql_book_on
+    book = SqlBook(loop.run_until_complete, pool)
+    ticket = d.Ticket("t-0", "w-1", "c", 1500, (model.START + timedelta(days=1)).date())
+    book.credit(ticket)
+    first = book.redeem("aff-a", "k-0", "t-0")
+    assert first[0] == "201"
+    assert book.redeem("aff-b", f"k-{uuid.uuid4()}", "t-0")[0] == d.TICKET_ALREADY_REDEEMED
     try:
-        dsn = loop.run_until_complete(stack.create_database("redemption_model"))
-        loop.run_until_complete(db.migrate(dsn, MIGRATIONS, service="redemption"))
-        pool = loop.run_until_complete(db.create_pool(dsn, min_size=1, max_size=2))
-        try:
-            book = SqlBook(loop.run_until_complete, pool)
-            ticket = d.Ticket("t-0", "w-1", "c", 1500, (model.START + timedelta(days=1)).date())
-            book.credit(ticket)
-            first = book.redeem("aff-a", "k-0", "t-0")
-            assert first[0] == "201"
-            assert book.redeem("aff-b", f"k-{uuid.uuid4()}", "t-0")[0] == d.TICKET_ALREADY_REDEEMED
-            try:
-                book.redeem("aff-a", "k-0", "t-1")
-            except Refusal as refusal:
-                assert refusal.code == d.IDEMPOTENCY_KEY_REUSED
-            else:
-                raise AssertionError("a key reused for another ticket was accepted")
-            spent = loop.run_until_complete(pool.fetchval("SELECT status FROM tickets WHERE ticket_id = 't-0'"))
-            assert spent == "redeemed"
-        finally:
-            loop.run_until_complete(pool.close())
-    finally:
-        loop.close()
+        book.redeem("aff-a", "k-0", "t-1")
+    except Refusal as refusal:
+        assert refusal.code == d.IDEMPOTENCY_KEY_REUSED
+    else:
+        raise AssertionError("a key reused for another ticket was accepted")
+    spent = loop.run_until_complete(pool.fetchval("SELECT status FROM tickets WHERE ticket_id = 't-0'"))
+    assert spent == "redeemed"

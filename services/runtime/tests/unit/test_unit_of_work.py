@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from carnet_runtime import PostgresUnitOfWork
 from carnet_runtime.outbox import Outbox
-from carnet_runtime.uow import declared_repositories
+from carnet_runtime.uow import InMemoryRepository, InMemoryUnitOfWork, declared_repositories
 
 
 class Lines:
@@ -40,3 +42,25 @@ def test_each_declared_repository_is_built_on_the_connection() -> None:
 def test_only_the_subclasses_declarations_count() -> None:
     assert declared_repositories(LedgerUnitOfWork) == {"lines": Lines, "totals": Totals}
     assert declared_repositories(AuditedLedgerUnitOfWork) == {"lines": Lines, "totals": Totals, "audit": Lines}
+
+
+class _Shelf(InMemoryRepository):
+    async def put(self, item: str) -> None:
+        self.state.setdefault("items", []).append(item)
+
+
+class _ShelfUnitOfWork(InMemoryUnitOfWork):
+    shelf: _Shelf
+
+
+async def test_the_in_memory_unit_of_work_builds_its_declared_fakes_and_rolls_back_in_place() -> None:
+    uow = _ShelfUnitOfWork({})
+    held = uow.shelf.state
+    async with uow:
+        await uow.shelf.put("kept")
+    with pytest.raises(RuntimeError):
+        async with uow:
+            await uow.shelf.put("undone")
+            raise RuntimeError("the use case failed")
+    assert held == {"items": ["kept"]} and uow.shelf.state is held  # the repository still sees the state
+    assert uow.blocks == 2

@@ -28,58 +28,46 @@ class CodeRotation:
         """Re-seal up to `batch` codes of each kind under the first key; how many moved. Codes under
         a key the settings no longer hold are left (and counted by `stranded`)."""
         old = self._openable_old_keys()
-        moved = 0
-        rows = await self.conn.fetch(
-            """
-            SELECT ticket_id, code_key_id, code_ciphertext FROM tickets
-            WHERE code_key_id = ANY($1::text[]) LIMIT $2 FOR UPDATE SKIP LOCKED
-            """,
-            old, batch,
-        )
-        for r in rows:
-            place = ticket_place(r["ticket_id"])
-            code = self.vault.open(Sealed(r["code_key_id"], bytes(r["code_ciphertext"])), place)
-            sealed = self.vault.seal(code, place)
+        tickets = await self._sealed_under(old, batch, "SELECT ticket_id, code_key_id AS key_id, code_ciphertext "
+                                           "AS ciphertext FROM tickets WHERE code_key_id = ANY($1::text[])")
+        for r in tickets:
+            code, sealed = self._resealed(r, ticket_place(r["ticket_id"]))
             # Codes credited before encryption get their keyed hash (uniqueness) now.
             await self.conn.execute(
                 "UPDATE tickets SET code_key_id = $2, code_ciphertext = $3, code_hash = coalesce(code_hash, $4) "
                 "WHERE ticket_id = $1",
                 r["ticket_id"], sealed.key_id, sealed.ciphertext, self.vault.hash(code),
             )
-        moved += len(rows)
-        rows = await self.conn.fetch(
-            """
-            SELECT ticket_id, pending_code_key_id, pending_code_ciphertext FROM tickets
-            WHERE pending_code_key_id = ANY($1::text[]) LIMIT $2 FOR UPDATE SKIP LOCKED
-            """,
-            old, batch,
-        )
-        for r in rows:
-            place = pending_place(r["ticket_id"])
-            sealed = self.vault.seal(self.vault.open(Sealed(r["pending_code_key_id"],
-                                                            bytes(r["pending_code_ciphertext"])), place), place)
+        pending = await self._sealed_under(old, batch, "SELECT ticket_id, pending_code_key_id AS key_id, "
+                                           "pending_code_ciphertext AS ciphertext FROM tickets "
+                                           "WHERE pending_code_key_id = ANY($1::text[])")
+        for r in pending:
+            _, sealed = self._resealed(r, pending_place(r["ticket_id"]))
             await self.conn.execute(
                 "UPDATE tickets SET pending_code_key_id = $2, pending_code_ciphertext = $3 WHERE ticket_id = $1",
                 r["ticket_id"], sealed.key_id, sealed.ciphertext,
             )
-        moved += len(rows)
-        rows = await self.conn.fetch(
-            """
-            SELECT request_id, position, ticket_id, code_key_id, code_ciphertext FROM sheet_snapshot_tickets
-            WHERE code_key_id = ANY($1::text[]) LIMIT $2 FOR UPDATE SKIP LOCKED
-            """,
-            old, batch,
-        )
-        for r in rows:
-            place = snapshot_place(r["request_id"], r["ticket_id"])
-            sealed = self.vault.seal(self.vault.open(Sealed(r["code_key_id"], bytes(r["code_ciphertext"])), place),
-                                     place)
+        snapshots = await self._sealed_under(old, batch, "SELECT request_id, position, ticket_id, code_key_id AS "
+                                             "key_id, code_ciphertext AS ciphertext FROM sheet_snapshot_tickets "
+                                             "WHERE code_key_id = ANY($1::text[])")
+        for r in snapshots:
+            _, sealed = self._resealed(r, snapshot_place(r["request_id"], r["ticket_id"]))
             await self.conn.execute(
                 "UPDATE sheet_snapshot_tickets SET code_key_id = $3, code_ciphertext = $4 "
                 "WHERE request_id = $1 AND position = $2",
                 r["request_id"], r["position"], sealed.key_id, sealed.ciphertext,
             )
-        return moved + len(rows)
+        return len(tickets) + len(pending) + len(snapshots)
+
+    async def _sealed_under(self, old_keys: list[str], batch: int, query: str) -> list[asyncpg.Record]:
+        """Up to `batch` rows of `query` (sealed under one of `old_keys`, $1), locked; those another
+        replica holds are skipped."""
+        return await self.conn.fetch(f"{query} LIMIT $2 FOR UPDATE SKIP LOCKED", old_keys, batch)
+
+    def _resealed(self, row: asyncpg.Record, place: str) -> tuple[str, Sealed]:
+        """The code a row's `key_id` and `ciphertext` seal, and the same code sealed under the first key."""
+        code = self.vault.open(Sealed(row["key_id"], bytes(row["ciphertext"])), place)
+        return code, self.vault.seal(code, place)
 
     async def stranded(self) -> int:
         """Codes sealed under a key CARNET_WALLET_CODE_KEYS no longer holds (they cannot be opened)."""
