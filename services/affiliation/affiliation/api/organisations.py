@@ -106,13 +106,13 @@ def router(app: Affiliation) -> APIRouter:
     async def suspend_affiliate(affiliate_id: PlainText, request: Request, body: SuspendIn | None = None,
                                 principal: Principal = require("admin")) -> StatusView:
         affiliate = await organisations.suspend(app.uow(), ChangeStatus(
-            affiliate_id, principal, client_address(request), body.reason if body else None))
+            principal, affiliate_id, client_address(request), body.reason if body else None))
         return StatusView(affiliate_id=affiliate.affiliate_id, status=affiliate.status.value)
 
     @routes.post("/affiliates/{affiliate_id}/reinstate", tags=["affiliates"])
     async def reinstate_affiliate(affiliate_id: PlainText, request: Request,
                                   principal: Principal = require("admin")) -> StatusView:
-        affiliate = await organisations.reinstate(app.uow(), ChangeStatus(affiliate_id, principal,
+        affiliate = await organisations.reinstate(app.uow(), ChangeStatus(principal, affiliate_id,
                                                                            client_address(request)))
         return StatusView(affiliate_id=affiliate.affiliate_id, status=affiliate.status.value)
 

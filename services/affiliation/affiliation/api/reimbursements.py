@@ -25,6 +25,11 @@ from .schemas import (
 log = logging.getLogger(__name__)
 
 
+def _attachment(content: bytes | str, media_type: str, filename: str) -> Response:
+    return Response(content, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 def _file(media_type: str, description: str) -> dict:
     return {200: {"description": description, "content": {media_type: {"schema": {"type": "string"}}}}}
 
@@ -90,15 +95,13 @@ def router(app: Affiliation) -> APIRouter:
                  responses=_file("application/xml", "The SEPA credit transfer file (pain.001.001.03)"))
     async def sepa_file(batch_id: PlainText, principal: Principal = require("admin")) -> Response:
         files = await reimbursements.files(app.uow(), batch_id)
-        return Response(files.sepa_xml, media_type="application/xml",
-                        headers={"Content-Disposition": f'attachment; filename="remboursements-{batch_id}.xml"'})
+        return _attachment(files.sepa_xml, "application/xml", f"remboursements-{batch_id}.xml")
 
     @batches.get("/{batch_id}/transfers.csv", response_class=Response,
                  responses=_file("text/csv", "The transfers, `;`-separated, amounts in cents and in euros"))
     async def csv_file(batch_id: PlainText, principal: Principal = require("admin")) -> Response:
         files = await reimbursements.files(app.uow(), batch_id)
-        return Response(files.transfers_csv, media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="remboursements-{batch_id}.csv"'})
+        return _attachment(files.transfers_csv, "text/csv; charset=utf-8", f"remboursements-{batch_id}.csv")
 
     @batches.post("/{batch_id}/paid")
     async def paid(batch_id: PlainText, principal: Principal = require("admin")) -> BatchView:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from carnet_contracts import events
 from carnet_runtime.auth import Principal, forbidden
@@ -10,7 +11,7 @@ from carnet_runtime.auth import Principal, forbidden
 from ..domain.organisation import Affiliate, affiliate_not_found
 from ..store import AffiliationUnitOfWork as UnitOfWork  # the type: unit tests pass an in-memory one
 
-__all__ = ["Clock", "Seal", "UnitOfWork", "activated_event", "ensure_own", "load", "utc_now"]
+__all__ = ["ActOnAffiliate", "Clock", "Seal", "UnitOfWork", "activated_event", "ensure_own", "load", "utc_now"]
 
 Clock = Callable[[], datetime]
 # Seals a secret for the notification service, which e-mails it (carnet_contracts.sealing).
@@ -19,6 +20,16 @@ Seal = Callable[[str], str]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ActOnAffiliate:
+    """What every command on one organisation says: who acts, on which, from which address (the audit
+    trail keeps all three); a command adds what it changes."""
+
+    actor: Principal
+    affiliate_id: str
+    client_address: str | None
 
 
 def ensure_own(actor: Principal, affiliate_id: str, *, admin_too: bool = False) -> None:

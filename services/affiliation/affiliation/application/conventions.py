@@ -10,18 +10,15 @@ from carnet_runtime.auth import Principal
 
 from ..domain import convention as conv
 from ..domain.organisation import Affiliate
-from .common import Clock, Seal, UnitOfWork, activated_event, ensure_own, load, utc_now
+from .common import ActOnAffiliate, Clock, Seal, UnitOfWork, activated_event, ensure_own, load, utc_now
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TakeStep:
+class TakeStep(ActOnAffiliate):
     """An affiliate takes a step of its own convention, from some address."""
 
-    actor: Principal
-    affiliate_id: str
-    client_address: str | None
     sha256: str = ""  # read: the hash of the text the client showed
     otp: str = ""  # sign: the code received by e-mail
 

@@ -14,24 +14,18 @@ from ..domain.convention import AuditRecord
 from ..domain.iban_change import IbanChange, confirm_change, request_change
 from ..domain.one_time_code import OtpPolicy
 from ..domain.organisation import Affiliate, iban_suffix
-from .common import Clock, Seal, UnitOfWork, ensure_own, load, utc_now
+from .common import ActOnAffiliate, Clock, Seal, UnitOfWork, ensure_own, load, utc_now
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class RequestIbanChange:
-    actor: Principal
-    affiliate_id: str
-    client_address: str | None
+class RequestIbanChange(ActOnAffiliate):
     iban: str
 
 
 @dataclass(frozen=True)
-class ConfirmIbanChange:
-    actor: Principal
-    affiliate_id: str
-    client_address: str | None
+class ConfirmIbanChange(ActOnAffiliate):
     otp: str
 
 

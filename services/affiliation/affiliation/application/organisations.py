@@ -28,7 +28,7 @@ from ..domain.organisation import (
     new_login,
     register_organisation,
 )
-from .common import Clock, Seal, UnitOfWork, activated_event, ensure_own, load, utc_now
+from .common import ActOnAffiliate, Clock, Seal, UnitOfWork, activated_event, ensure_own, load, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +58,16 @@ class DirectoryQuery:
 
 
 @dataclass(frozen=True)
-class ChangeStatus:
+class ChangeStatus(ActOnAffiliate):
     """Staff suspend or reinstate an organisation; recorded in the audit trail with who and from where."""
 
-    affiliate_id: str
-    actor: Principal
-    client_address: str | None
     reason: str | None = None
 
 
 @dataclass(frozen=True)
-class ChangeDetails:
+class ChangeDetails(ActOnAffiliate):
     """The organisation or staff change its contact e-mail, postal address or activity (None: unchanged)."""
 
-    actor: Principal
-    affiliate_id: str
-    client_address: str | None
     contact_email: str | None = None
     address: Address | None = None
     activity: str | None = None

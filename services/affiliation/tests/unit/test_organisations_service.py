@@ -71,6 +71,6 @@ async def test_another_affiliates_details_answer_not_found_and_a_familys_forbidd
 async def test_suspending_an_organisation_not_active_is_refused_and_changes_nothing(world):
     created = await world.affiliate()
     with pytest.raises(Refusal) as refused:
-        await world.organisations.suspend(world.uow, ChangeStatus(created.affiliate_id, ADMIN, "192.0.2.1"))
+        await world.organisations.suspend(world.uow, ChangeStatus(ADMIN, created.affiliate_id, "192.0.2.1"))
     assert refused.value.code == "AFFILIATE_NOT_ACTIVE"
     assert world.uow.data.audit == [] and len(world.uow.committed) == 1

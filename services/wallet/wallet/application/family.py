@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from carnet_contracts import ticket_code
+from carnet_contracts.envelope import Event
 from carnet_contracts.events import (
     TicketAssigned,
     TicketCredited,
@@ -38,6 +40,16 @@ class AssignTicket:
     wallet_id: UUID
     ticket_id: UUID
     affiliate_id: str | None
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What a keeper's change to one ticket leaves: the ticket, the act and the event, and the act's detail."""
+
+    ticket: Ticket
+    action: Action
+    event: Event
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -112,76 +124,76 @@ class FamilyCommands(UseCasesBase):
 
     async def credit(self, uow: WalletUnitOfWork, actor: Principal, command: CreditTicket) -> Shown:
         """Put a sum on a blank ticket, which gets a new code; optionally reserve it for one affiliate."""
-        now = self.clock()
-        async with uow:
-            access = await wallet_for(uow, actor, command.wallet_id, Right.KEEP, for_update=True)
-            wallet = access.wallet
-            known = await uow.affiliates.of([command.affiliate_id])
+        def credit(wallet: Wallet, now: datetime, known: dict[str, Affiliate]) -> Kept:
             ticket = wallet.credit(command.ticket_id, command.amount_cents, code=self.new_code(), now=now,
                                    affiliate_id=command.affiliate_id, known_affiliates=known)
-            await uow.wallets.save_ticket(ticket)
-            await uow.acts.record(access.acts(Action.CREDIT, [ticket], now, amount_cents=ticket.amount_cents,
-                                              affiliate_id=ticket.affiliate_id))
-            uow.publish(TicketCredited(
+            return Kept(ticket, Action.CREDIT, TicketCredited(
                 ticket_id=str(ticket.ticket_id), wallet_id=str(wallet.wallet_id),
                 campaign_id=wallet.terms.campaign_id, position=ticket.position,
                 code_hash=ticket_code.code_hash(ticket.code, self.code_hash_key),
                 code_suffix=ticket_code.display_suffix(ticket.code), amount_cents=ticket.amount_cents,
                 affiliate_id=ticket.affiliate_id, valid_until=wallet.valid_until, credited_at=now,
-            ))
-        return Shown(wallet, now, True, known, [ticket])
+            ), {"amount_cents": ticket.amount_cents, "affiliate_id": ticket.affiliate_id})
+
+        return await self._keep(uow, actor, command.wallet_id, credit, affiliate_id=command.affiliate_id,
+                                shows_code=True)
 
     async def assign(self, uow: WalletUnitOfWork, actor: Principal, command: AssignTicket) -> Shown:
         """Reserve a credited ticket for one affiliate, or (None) for any."""
-        now = self.clock()
-        async with uow:
-            access = await wallet_for(uow, actor, command.wallet_id, Right.KEEP, for_update=True)
-            wallet = access.wallet
-            known = await uow.affiliates.of([command.affiliate_id])
+        def assign(wallet: Wallet, now: datetime, known: dict[str, Affiliate]) -> Kept:
             ticket = wallet.assign(command.ticket_id, command.affiliate_id, now=now, known_affiliates=known)
-            await uow.wallets.save_ticket(ticket)
-            await uow.acts.record(access.acts(Action.ASSIGN, [ticket], now, affiliate_id=ticket.affiliate_id))
-            uow.publish(TicketAssigned(
+            return Kept(ticket, Action.ASSIGN, TicketAssigned(
                 ticket_id=str(ticket.ticket_id), wallet_id=str(wallet.wallet_id),
                 campaign_id=wallet.terms.campaign_id, affiliate_id=ticket.affiliate_id,
                 code_suffix=ticket_code.display_suffix(ticket.code), amount_cents=ticket.amount_cents,
                 assigned_at=now,
-            ))
-        return Shown(wallet, now, True, known, [ticket])
+            ), {"affiliate_id": ticket.affiliate_id})
+
+        return await self._keep(uow, actor, command.wallet_id, assign, affiliate_id=command.affiliate_id,
+                                shows_code=True)
 
     async def request_void(self, uow: WalletUnitOfWork, actor: Principal, wallet_id: UUID, ticket_id: UUID) -> Shown:
         """Ask to void a credited ticket: the redemption service answers, by event, whether it was spent."""
-        now = self.clock()
-        async with uow:
-            access = await wallet_for(uow, actor, wallet_id, Right.KEEP, for_update=True)
-            wallet = access.wallet
+        def request_void(wallet: Wallet, now: datetime, _: dict[str, Affiliate]) -> Kept:
             ticket = wallet.request_void(ticket_id, now=now)
-            await uow.wallets.save_ticket(ticket)
-            await uow.acts.record(access.acts(Action.VOID, [ticket], now))
-            uow.publish(TicketVoidRequested(
+            return Kept(ticket, Action.VOID, TicketVoidRequested(
                 ticket_id=str(ticket.ticket_id), wallet_id=str(wallet.wallet_id),
                 campaign_id=wallet.terms.campaign_id, requested_at=now,
             ))
-        return Shown(wallet, now, False, {}, [ticket])
+
+        return await self._keep(uow, actor, wallet_id, request_void)
 
     async def request_replace(self, uow: WalletUnitOfWork, actor: Principal, wallet_id: UUID,
                               ticket_id: UUID) -> Shown:
         """A lost or stolen ticket: its new code is made now and kept sealed; the redemption service
         revokes the old one (TicketReplaced) unless it was redeemed meanwhile (TicketReplaceRefused)."""
-        now = self.clock()
-        async with uow:
-            access = await wallet_for(uow, actor, wallet_id, Right.KEEP, for_update=True)
-            wallet = access.wallet
+        def request_replace(wallet: Wallet, now: datetime, _: dict[str, Affiliate]) -> Kept:
             ticket = wallet.request_replace(ticket_id, new_code=self.new_code(), now=now)
-            await uow.wallets.save_ticket(ticket)
-            await uow.acts.record(access.acts(Action.REPLACE, [ticket], now))
-            uow.publish(TicketReplaceRequested(
+            return Kept(ticket, Action.REPLACE, TicketReplaceRequested(
                 ticket_id=str(ticket.ticket_id), wallet_id=str(wallet.wallet_id),
                 campaign_id=wallet.terms.campaign_id,
                 new_code_hash=ticket_code.code_hash(ticket.pending_code, self.code_hash_key),
                 new_code_suffix=ticket_code.display_suffix(ticket.pending_code), requested_at=now,
             ))
-        return Shown(wallet, now, False, {}, [ticket])
+
+        return await self._keep(uow, actor, wallet_id, request_replace)
+
+    async def _keep(self, uow: WalletUnitOfWork, actor: Principal, wallet_id: UUID,
+                    change: Callable[[Wallet, datetime, dict[str, Affiliate]], Kept], *,
+                    affiliate_id: str | None = None, shows_code: bool = False) -> Shown:
+        """One ticket changed by someone who keeps the wallet (the family, or the school for a paper
+        one), in one transaction: the wallet locked, the change decided by the domain, the ticket
+        saved, the act recorded (when not the family's) and the event published. The affiliate a
+        credit or an assignment names is looked up; their answer shows the ticket's code."""
+        now = self.clock()
+        async with uow:
+            access = await wallet_for(uow, actor, wallet_id, Right.KEEP, for_update=True)
+            known = await uow.affiliates.of([affiliate_id]) if affiliate_id is not None else {}
+            kept = change(access.wallet, now, known)
+            await uow.wallets.save_ticket(kept.ticket)
+            await uow.acts.record(access.acts(kept.action, [kept.ticket], now, **kept.detail))
+            uow.publish(kept.event)
+        return Shown(access.wallet, now, shows_code, known, [kept.ticket])
 
     async def sheet(self, uow: WalletUnitOfWork, actor: Principal, wallet_id: UUID,
                     positions: Sequence[int] | None) -> Shown:
