@@ -92,6 +92,8 @@ class Affiliate:
 
 @dataclass(frozen=True)
 class Campaign:
+    """The campaign as redemption needs it: how long after a redemption the counter may cancel it."""
+
     campaign_id: str
     redemption_cancel_grace_minutes: int = DEFAULT_CANCEL_GRACE_MINUTES
 

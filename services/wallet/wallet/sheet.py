@@ -79,6 +79,8 @@ def _printable(text: str) -> str:
 
 @dataclass(frozen=True)
 class SheetTicket:
+    """One ticket as the printed sheet shows it: the code in full, for the counter's scanner."""
+
     position: int
     code: str
     amount_cents: int
@@ -87,6 +89,8 @@ class SheetTicket:
 
 @dataclass(frozen=True)
 class Sheet:
+    """What a wallet's printed sheet shows, in the family's words."""
+
     student_name: str
     campaign_label: str
     valid_until: date

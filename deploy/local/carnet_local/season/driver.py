@@ -115,6 +115,18 @@ class Driver:
         return (await self.call("GET", f"{self.ep.wallet}/v1/wallets/{family.wallet_id}",
                                 headers=self.acting_for(family), what=what)).json()
 
+    async def void_shown(self, t: CreditedTicket, after: str) -> None:
+        """Wait until a voided ticket is blank again in its family's wallet (the redemption service
+        answered), then count the void."""
+        async def probe() -> bool:
+            wallet = await self.wallet(t.family, f"following {after}")
+            return any(x["ticket_id"] == t.ticket_id and x["status"] == "blank" for x in wallet["tickets"])
+
+        await self.until(f"ticket {t.ticket_id} blank again after {after}", probe)
+        self.outcome.ledger.void(t.ticket_id)
+        self.outcome.voided_tickets += 1
+        self.outcome.voided_cents += t.amount
+
     # --- waiting and concurrency ----------------------------------------------------------------------
 
     async def until(self, what: str, probe: Callable[[], Awaitable[T | None]], *, timeout: float | None = None,

@@ -85,14 +85,7 @@ class Reimbursement(Counters):
         self.count_redeemed(t, -1)
         self.outcome.late_cancellations[then] += 1
         if then == "void":
-            async def probe() -> bool:
-                wallet = await self.wallet(t.family, "following a late void")
-                return any(x["ticket_id"] == t.ticket_id and x["status"] == "blank" for x in wallet["tickets"])
-
-            await self.until(f"ticket {t.ticket_id} blank again after the admin's late cancel", probe)
-            self.outcome.ledger.void(t.ticket_id)
-            self.outcome.voided_tickets += 1
-            self.outcome.voided_cents += t.amount
+            await self.void_shown(t, "the admin's late cancel")
             t.voided = True
 
     async def affiliates_hold(self, what: str) -> None:

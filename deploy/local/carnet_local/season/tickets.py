@@ -140,14 +140,7 @@ class Tickets(Driver):
 
     async def blank_again(self, t: CreditedTicket, *, credit_again: bool) -> None:
         """Wait for the redemption service's answer to a void: the ticket blank again, its amount back."""
-        async def probe() -> bool:
-            wallet = await self.wallet(t.family, "following a void")
-            return any(x["ticket_id"] == t.ticket_id and x["status"] == "blank" for x in wallet["tickets"])
-
-        await self.until(f"ticket {t.ticket_id} blank again after its void (the redemption service's answer)", probe)
-        self.outcome.ledger.void(t.ticket_id)
-        self.outcome.voided_tickets += 1
-        self.outcome.voided_cents += t.amount
+        await self.void_shown(t, "its void")
         if credit_again:
             again = await self.credit_ticket(t.family, t.ticket_id, {"amount_cents": t.amount},
                                              "crediting a voided ticket again")

@@ -67,6 +67,8 @@ class SetPassword:
 
 @dataclass(frozen=True)
 class LogIn:
+    """An organisation logs in; failures are throttled by login and by client address."""
+
     login: str
     password: str
     client_address: str | None
@@ -74,6 +76,8 @@ class LogIn:
 
 @dataclass(frozen=True)
 class AccessToken:
+    """A bearer token for the affiliate API and its lifetime in seconds."""
+
     token: str
     expires_in: int
 

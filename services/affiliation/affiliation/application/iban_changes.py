@@ -31,6 +31,8 @@ class ConfirmIbanChange(ActOnAffiliate):
 
 @dataclass(frozen=True)
 class IbanChangeRequested:
+    """A code went to the current contact; the new IBAN waits for it until `expires_at`."""
+
     affiliate_id: str
     new_iban: str
     expires_at: datetime

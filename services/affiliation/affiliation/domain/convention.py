@@ -27,6 +27,8 @@ __all__ = ["AuditRecord", "ConventionDocument", "ConventionProgress", "Conventio
 
 @dataclass(frozen=True)
 class ConventionDocument:
+    """The convention's text in force and its version; a signature binds the text's hash."""
+
     version: str
     text: str
 

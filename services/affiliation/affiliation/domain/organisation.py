@@ -86,6 +86,8 @@ def iban_suffix(iban: str) -> str:
 
 @dataclass(frozen=True)
 class Address:
+    """The organisation's postal address; the directory shows its city and postcode."""
+
     line: str
     postcode: str
     city: str

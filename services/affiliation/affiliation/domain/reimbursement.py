@@ -201,6 +201,8 @@ class Batch:
 
 @dataclass(frozen=True)
 class BatchFiles:
+    """A batch's two files: the SEPA transfer order for the bank and the CSV for the accountant."""
+
     sepa_xml: bytes
     transfers_csv: str
 

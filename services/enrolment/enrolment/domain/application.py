@@ -51,6 +51,8 @@ class Student:
 
 @dataclass(frozen=True)
 class Guardian:
+    """The guardian as the form names them; the phone never leaves this service."""
+
     last_name: str
     first_name: str
     email: str
@@ -59,6 +61,8 @@ class Guardian:
 
 @dataclass(frozen=True)
 class Address:
+    """The family's postal address: its postcode decides whether the pupil is eligible."""
+
     line: str
     postcode: str
     city: str

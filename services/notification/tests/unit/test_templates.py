@@ -218,14 +218,7 @@ def test_email_is_alternative_text_and_html_with_the_pdf_attached():
 
 
 def test_email_without_attachment_is_multipart_alternative():
-    mail = build_email(
-        renderer.render(SAMPLES[Template.CONVENTION_OTP]),
-        sender="ne-pas-repondre@pass.example",
-        recipient="club@example.fr",
-        message_id=uuid.uuid4(),
-        sender_domain="pass.example",
-        sent_at=AT,
-    )
+    mail = club_email(SAMPLES[Template.CONVENTION_OTP])
     assert mail.get_content_type() == "multipart/alternative"
 
 
@@ -259,27 +252,19 @@ def test_content_variables_are_its_fields_only_so_it_can_be_rebuilt_from_them():
 def test_long_subject_reads_back_without_a_leading_space():
     # regression: "Subject:\r\n Pass Hauts-de-Seine : rappel ..." parsed as " Pass ..."
     content = AffiliateLoginReminder(affiliate_name="Judo", login="judo", campaign_label="2026-2027")
-    mail = build_email(
-        renderer.render(content),
-        sender="ne-pas-repondre@pass.example",
-        recipient="club@example.fr",
-        message_id=uuid.uuid4(),
-        sender_domain="pass.example",
-        sent_at=AT,
-    )
+    mail = club_email(content)
     parsed = message_from_bytes(wire_bytes(mail), policy=policy.default)
     assert parsed["Subject"] == "Pass Hauts-de-Seine : rappel de vos identifiants pour la campagne 2026-2027"
 
 
 def _invitation_mail():
-    return build_email(
-        renderer.render(SAMPLES[Template.AFFILIATE_INVITATION]),
-        sender="ne-pas-repondre@pass.example",
-        recipient="club@example.fr",
-        message_id=uuid.uuid4(),
-        sender_domain="pass.example",
-        sent_at=AT,
-    )
+    return club_email(SAMPLES[Template.AFFILIATE_INVITATION])
+
+
+def club_email(content):
+    """The e-mail of `content` to an organisation, as the delivery worker builds it."""
+    return build_email(renderer.render(content), sender="ne-pas-repondre@pass.example", recipient="club@example.fr",
+                       message_id=uuid.uuid4(), sender_domain="pass.example", sent_at=AT)
 
 
 def test_links_travel_as_written_to_a_server_that_takes_8bit():

@@ -72,6 +72,18 @@ class Feed(ServiceDatabase):
             await conn.close()
 
 
+async def credit_tickets(client, wallet_id, headers, amounts) -> tuple[list[str], list[str]]:
+    """Credit the wallet's first tickets with `amounts`, through the API: (every ticket id, the codes given)."""
+    tickets = (await client.get(f"/v1/wallets/{wallet_id}", headers=headers)).json()["tickets"]
+    codes = []
+    for ticket, amount in zip(tickets, amounts):
+        answer = await client.post(f"/v1/wallets/{wallet_id}/tickets/{ticket['ticket_id']}/credit", headers=headers,
+                                   json={"amount_cents": amount})
+        assert answer.status_code == 200, answer.text
+        codes.append(answer.json()["code"])
+    return [t["ticket_id"] for t in tickets], codes
+
+
 def barcodes(pdf: bytes) -> list[str]:
     """The Code 128 barcodes of a PDF's first page, read as a scanner would at 200 dpi."""
     document = pypdfium2.PdfDocument(pdf)

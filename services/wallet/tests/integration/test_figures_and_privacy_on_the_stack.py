@@ -13,20 +13,9 @@ from carnet_contracts.calendar import paris_day
 from carnet_contracts.events import CampaignPurgeStarted, GuardianErasureRequested, TicketRedeemed
 from carnet_contracts.topics import WALLET_WALLETS
 
-from .conftest import code_forms
+from .conftest import code_forms, credit_tickets
 
 pytestmark = pytest.mark.integration
-
-
-async def credit(client, wallet_id, headers, amounts) -> tuple[list[str], list[str]]:
-    tickets = (await client.get(f"/v1/wallets/{wallet_id}", headers=headers)).json()["tickets"]
-    codes = []
-    for ticket, amount in zip(tickets, amounts):
-        answer = await client.post(f"/v1/wallets/{wallet_id}/tickets/{ticket['ticket_id']}/credit", headers=headers,
-                                   json={"amount_cents": amount})
-        assert answer.status_code == 200, answer.text
-        codes.append(answer.json()["code"])
-    return [t["ticket_id"] for t in tickets], codes
 
 
 async def test_the_campaigns_commitments_as_of_a_day_and_the_same_figures_after_its_purge(stack, wallet, feed):
@@ -38,8 +27,8 @@ async def test_the_campaigns_commitments_as_of_a_day_and_the_same_figures_after_
     w_online, w_paper = await feed.wallet_of(online), await feed.wallet_of(paper)
     family, corr = stack.auth("family", sub=online.family_sub), stack.auth("correspondent", school_id=paper.school_id)
     async with httpx.AsyncClient(base_url=process.url, timeout=30) as client:
-        ids, codes = await credit(client, w_online, family, [1000, 2000, 3000])
-        _, paper_codes = await credit(client, w_paper, corr, [500])
+        ids, codes = await credit_tickets(client, w_online, family, [1000, 2000, 3000])
+        _, paper_codes = await credit_tickets(client, w_paper, corr, [500])
         redeemed_at = datetime.now(UTC)
         await stack.publish(TicketRedeemed(redemption_id=str(uuid.uuid4()), ticket_id=ids[1], wallet_id=w_online,
                                            campaign_id=feed.campaign_id, affiliate_id="aff-1", amount_cents=2000,
@@ -105,7 +94,7 @@ async def test_a_guardians_erasure_anonymises_their_wallets_and_forgets_their_se
     w_erased, w_kept = await feed.wallet_of(erased), await feed.wallet_of(kept)
     family = stack.auth("family", sub=erased.family_sub)
     async with httpx.AsyncClient(base_url=process.url, timeout=30) as client:
-        await credit(client, w_erased, family, [1000])
+        await credit_tickets(client, w_erased, family, [1000])
         export = await client.get("/v1/privacy/export", headers=family)
         assert export.status_code == 200 and [w["wallet_id"] for w in export.json()["wallets"]] == [w_erased]
         assert export.json()["wallets"][0]["guardian_email"] == email

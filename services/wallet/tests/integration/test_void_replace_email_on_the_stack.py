@@ -19,7 +19,7 @@ from carnet_contracts.events import (
 )
 from carnet_contracts.topics import WALLET_TICKETS, WALLET_WALLETS
 
-from .conftest import barcodes
+from .conftest import barcodes, credit_tickets
 
 pytestmark = pytest.mark.integration
 
@@ -28,14 +28,8 @@ async def a_credited_wallet(stack, feed, client, *amounts):
     granted = feed.pass_granted()
     wallet_id = await feed.wallet_of(granted)
     family = stack.auth("family", sub=granted.family_sub)
-    tickets = (await client.get(f"/v1/wallets/{wallet_id}", headers=family)).json()["tickets"]
-    codes = []
-    for ticket, amount in zip(tickets, amounts):
-        answer = await client.post(f"/v1/wallets/{wallet_id}/tickets/{ticket['ticket_id']}/credit", headers=family,
-                                   json={"amount_cents": amount})
-        assert answer.status_code == 200, answer.text
-        codes.append(answer.json()["code"])
-    return wallet_id, family, [t["ticket_id"] for t in tickets], codes
+    ids, codes = await credit_tickets(client, wallet_id, family, amounts)
+    return wallet_id, family, ids, codes
 
 
 async def test_a_voided_ticket_is_blank_again_and_credited_again_gets_a_new_code(stack, wallet, feed):

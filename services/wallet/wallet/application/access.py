@@ -39,6 +39,8 @@ class Right(Enum):
 
 @dataclass(frozen=True)
 class Access:
+    """A caller's way into one wallet: what it may see, and whether its acts are recorded."""
+
     wallet: Wallet
     actor: Principal
 

@@ -29,6 +29,8 @@ from .access import KEEPERS, SHEET_CALLERS, Right, acts_for, other_school, walle
 
 @dataclass(frozen=True)
 class CreditTicket:
+    """Put a sum on a blank ticket, reserved for one affiliate when `affiliate_id` is given."""
+
     wallet_id: UUID
     ticket_id: UUID
     amount_cents: int
@@ -37,6 +39,8 @@ class CreditTicket:
 
 @dataclass(frozen=True)
 class AssignTicket:
+    """Reserve a credited ticket for one affiliate (None: for any)."""
+
     wallet_id: UUID
     ticket_id: UUID
     affiliate_id: str | None
