@@ -9,16 +9,7 @@ from pathlib import Path
 from carnet_contracts.sealing import seal
 from carnet_runtime.auth import TokenSigner, ensure_keypair
 
-from affiliation.application import (
-    Accounts,
-    AffiliateTokens,
-    Campaigns,
-    Conventions,
-    IbanChanges,
-    Organisations,
-    Privacy,
-    Reimbursements,
-)
+from affiliation import application as use_cases
 from affiliation.application.accounts import SetPassword
 from affiliation.application.organisations import CreateAffiliate
 from affiliation.domain.account import PasswordHashing, TokenPurpose
@@ -47,20 +38,23 @@ class World:
         self.sleeps = Sleeps()
         self.uow = FakeAffiliationUnitOfWork()
         sealed = functools.partial(seal, key=SEAL_KEY)
-        self.organisations = Organisations(keyed=KEYED, seal=sealed, activation_ttl=timedelta(days=7), clock=self.clock)
-        self.accounts = Accounts(
+        self.organisations = use_cases.Organisations(keyed=KEYED, seal=sealed, activation_ttl=timedelta(days=7),
+                                                     clock=self.clock)
+        self.accounts = use_cases.Accounts(
             hashing=PasswordHashing(time_cost=1, memory_cost_kib=1024, parallelism=1), keyed=KEYED, seal=sealed,
-            tokens=AffiliateTokens(TokenSigner(ensure_keypair(keys_dir, "affiliation")), 3600),
+            tokens=use_cases.AffiliateTokens(TokenSigner(ensure_keypair(keys_dir, "affiliation")), 3600),
             login_policy=login_policy or LoginPolicy(), reset_ttl=timedelta(hours=1), clock=self.clock,
             sleep=self.sleeps,
         )
         self.otp_policy = otp_policy or OtpPolicy(keyed=KEYED)
-        self.conventions = Conventions(document=DOCUMENT, otp_policy=self.otp_policy, seal=sealed, clock=self.clock)
-        self.iban_changes = IbanChanges(otp_policy=self.otp_policy, seal=sealed, clock=self.clock)
-        self.privacy = Privacy()
-        self.campaigns = Campaigns(clock=self.clock)
-        self.reimbursements = Reimbursements(debtor=Debtor("Département", "FR7630001007941234567890185", "BDFEFRPPCCT"),
-                                             transfer_delay_days=2, clock=self.clock)
+        self.conventions = use_cases.Conventions(document=DOCUMENT, otp_policy=self.otp_policy, seal=sealed,
+                                                 clock=self.clock)
+        self.iban_changes = use_cases.IbanChanges(otp_policy=self.otp_policy, seal=sealed, clock=self.clock)
+        self.privacy = use_cases.Privacy()
+        self.campaigns = use_cases.Campaigns(clock=self.clock)
+        self.reimbursements = use_cases.Reimbursements(
+            debtor=Debtor("Département", "FR7630001007941234567890185", "BDFEFRPPCCT"), transfer_delay_days=2,
+            clock=self.clock)
 
     async def affiliate(self, n: int = 0, *, name: str = "Club Sportif d'Antony") -> Affiliate:
         return await self.organisations.create(self.uow, CreateAffiliate(

@@ -15,20 +15,8 @@ from notification.application.delivery import DeliveryWorker
 from notification.domain import MASK, MessageState, Reader, Template
 from notification.settings import NotificationSettings
 
+from . import handling as h
 from .fakes import FakeMailer, FakeNotificationUnitOfWork, FakeSheets
-from .handling import (
-    CAMPAIGN,
-    KEY,
-    NOW,
-    activated,
-    campaign_published,
-    created,
-    granted,
-    handle,
-    redeemed,
-    renderer,
-    submitted,
-)
 
 OTHER = "2025-2026"
 ADMIN = Principal(sub="admin-1", role="admin")
@@ -37,42 +25,42 @@ ADMIN = Principal(sub="admin-1", role="admin")
 async def season(uow: FakeNotificationUnitOfWork) -> None:
     """Two families of the campaign (Léa's Noé, Marc's Jules), one of the campaign before, a digest
     naming both pupils, a ticket used, a broadcast to every family."""
-    await handle(uow, campaign_published())
-    await handle(uow, campaign_published(OTHER))
-    await handle(uow, activated())
-    await handle(uow, submitted("app-1"))
-    await handle(uow, granted("app-1"))
-    await handle(uow, created("app-1"))
-    await handle(uow, submitted("app-2", email="marc@example.fr", family_sub="family-marc", first_name="Jules"))
-    await handle(uow, submitted("app-0", email="old@example.fr", family_sub="family-old", campaign_id=OTHER,
+    await h.handle(uow, h.campaign_published())
+    await h.handle(uow, h.campaign_published(OTHER))
+    await h.handle(uow, h.activated())
+    await h.handle(uow, h.submitted("app-1"))
+    await h.handle(uow, h.granted("app-1"))
+    await h.handle(uow, h.created("app-1"))
+    await h.handle(uow, h.submitted("app-2", email="marc@example.fr", family_sub="family-marc", first_name="Jules"))
+    await h.handle(uow, h.submitted("app-0", email="old@example.fr", family_sub="family-old", campaign_id=OTHER,
                                 first_name="Zoé"))
-    await handle(uow, redeemed())
-    await handle(uow, ev.CorrespondentDigestDue(
+    await h.handle(uow, h.redeemed())
+    await h.handle(uow, ev.CorrespondentDigestDue(
         digest_id="dig-1", school_id="0920001A", school_name="Collège Paul Éluard",
         correspondent_email="principal@college.fr", week="2026-W48", total_waiting=1,
-        oldest_submitted_at=NOW, due_at=NOW, waiting=[ev.WaitingFile(
-            application_id="app-2", student_last_name="Martin", student_first_name="Jules", submitted_at=NOW)],
+        oldest_submitted_at=h.NOW, due_at=h.NOW, waiting=[ev.WaitingFile(
+            application_id="app-2", student_last_name="Martin", student_first_name="Jules", submitted_at=h.NOW)],
     ))
     await schedule_broadcast(uow, ScheduleBroadcast(audience="families", subject="Lancement", body="Bonjour",
-                                                    send_at=None, requested_by="admin-1"), NOW)
-    settings = NotificationSettings(CARNET_SEAL_KEY=KEY)
-    await DeliveryWorker(uow, settings, renderer, FakeMailer(), FakeSheets(), lambda s: s, clock=lambda: NOW).work()
+                                                    send_at=None, requested_by="admin-1"), h.NOW)
+    settings = NotificationSettings(CARNET_SEAL_KEY=h.KEY)
+    await DeliveryWorker(uow, settings, h.renderer, FakeMailer(), FakeSheets(), lambda s: s, clock=lambda: h.NOW).work()
 
 
-def purged_event(campaign_id: str = CAMPAIGN) -> ev.CampaignPurgeStarted:
-    return ev.CampaignPurgeStarted(campaign_id=campaign_id, purge_id="purge-1", purge_before=NOW, announced_at=NOW)
+def purged_event(campaign_id: str = h.CAMPAIGN) -> ev.CampaignPurgeStarted:
+    return ev.CampaignPurgeStarted(campaign_id=campaign_id, purge_id="purge-1", purge_before=h.NOW, announced_at=h.NOW)
 
 
 async def test_the_purge_erases_the_campaigns_personal_data_and_keeps_the_delivery_figures():
     uow = FakeNotificationUnitOfWork()
     await season(uow)
-    before = await privacy.figures(uow, CAMPAIGN)
+    before = await privacy.figures(uow, h.CAMPAIGN)
     assert before.messages >= 5 and before.by_state == {"sent": before.messages}
 
-    await privacy.purge_campaign(uow, purged_event(), NOW)
+    await privacy.purge_campaign(uow, purged_event(), h.NOW)
 
-    assert await privacy.figures(uow, CAMPAIGN) == before
-    of_campaign = [m for m in uow.messages.all() if m.campaign_id == CAMPAIGN]
+    assert await privacy.figures(uow, h.CAMPAIGN) == before
+    of_campaign = [m for m in uow.messages.all() if m.campaign_id == h.CAMPAIGN]
     assert of_campaign and all(m.recipient is None and m.text is None and m.html is None for m in of_campaign)
     kept = {m.template: m.subject for m in of_campaign}
     assert kept[Template.APPLICATION_RECEIVED] == f"Pass Hauts-de-Seine : inscription de {MASK} {MASK} bien reçue"
@@ -91,8 +79,8 @@ async def test_an_erasure_anonymises_every_message_about_the_family_and_leaves_t
     await season(uow)
     await privacy.erase(uow, ev.GuardianErasureRequested(
         erasure_id="era-1", application_ids=["app-1"], wallet_ids=["wal-1"], family_subs=["family-lea"],
-        campaign_ids=[CAMPAIGN], requested_at=NOW,
-    ), NOW)
+        campaign_ids=[h.CAMPAIGN], requested_at=h.NOW,
+    ), h.NOW)
 
     left = repr([(m.recipient, m.subject, m.text, m.about) for m in uow.messages.all()])
     for personal in ("lea@example.fr", "Noé", "family-lea", "wal-1", "app-1"):
@@ -106,13 +94,13 @@ async def test_an_erasure_anonymises_every_message_about_the_family_and_leaves_t
 
 async def test_a_message_not_yet_sent_when_its_family_is_erased_fails_and_is_never_sent():
     uow, mailer = FakeNotificationUnitOfWork(), FakeMailer()
-    await handle(uow, submitted("app-1"))
+    await h.handle(uow, h.submitted("app-1"))
     await privacy.erase(uow, ev.GuardianErasureRequested(
         erasure_id="era-1", application_ids=["app-1"], wallet_ids=[], family_subs=[], campaign_ids=[],
-        requested_at=NOW,
-    ), NOW)
-    await DeliveryWorker(uow, NotificationSettings(CARNET_SEAL_KEY=KEY), renderer, mailer, FakeSheets(),
-                         lambda s: s, clock=lambda: NOW + timedelta(seconds=5)).work()
+        requested_at=h.NOW,
+    ), h.NOW)
+    await DeliveryWorker(uow, NotificationSettings(CARNET_SEAL_KEY=h.KEY), h.renderer, mailer, FakeSheets(),
+                         lambda s: s, clock=lambda: h.NOW + timedelta(seconds=5)).work()
     (erased,) = uow.messages.all()
     assert erased.delivery.state is MessageState.FAILED and mailer.sent == [] and erased.recipient is None
 
@@ -120,7 +108,7 @@ async def test_a_message_not_yet_sent_when_its_family_is_erased_fails_and_is_nev
 async def test_a_familys_export_holds_its_messages_and_what_is_written_about_it_to_others_without_bodies():
     uow = FakeNotificationUnitOfWork()
     await season(uow)
-    export = await privacy.export(uow, Principal(sub="family-marc", role="family"), "lea@example.fr", NOW)
+    export = await privacy.export(uow, Principal(sub="family-marc", role="family"), "lea@example.fr", h.NOW)
     assert export.family_sub == "family-marc" and export.email is None  # a family cannot choose whom
     by_template = {m.message.template: m for m in export.messages}
     received = by_template[Template.APPLICATION_RECEIVED]
@@ -138,7 +126,7 @@ async def test_a_familys_export_holds_its_messages_and_what_is_written_about_it_
 async def test_the_admin_exports_by_address_and_must_give_one():
     uow = FakeNotificationUnitOfWork()
     await season(uow)
-    export = await privacy.export(uow, ADMIN, " Lea@Example.fr ", NOW)
+    export = await privacy.export(uow, ADMIN, " Lea@Example.fr ", h.NOW)
     assert export.email == "lea@example.fr"
     templates = {m.message.template for m in export.messages}
     assert {Template.APPLICATION_RECEIVED, Template.WALLET_READY, Template.TICKET_REDEEMED,
@@ -146,8 +134,8 @@ async def test_the_admin_exports_by_address_and_must_give_one():
     assert {(c.kind, c.id) for c in export.copies} == {("application", "app-1"), ("wallet", "wal-1")}
     assert "marc@example.fr" not in repr(export)
     with pytest.raises(Refusal) as missing:
-        await privacy.export(uow, ADMIN, None, NOW)
+        await privacy.export(uow, ADMIN, None, h.NOW)
     assert missing.value.code == "VALIDATION_ERROR" and missing.value.details["fields"][0]["field"] == "email"
     with pytest.raises(Refusal) as malformed:
-        await privacy.export(uow, ADMIN, "pas-une-adresse", NOW)
+        await privacy.export(uow, ADMIN, "pas-une-adresse", h.NOW)
     assert malformed.value.code == "INVALID_RECIPIENT" and malformed.value.details["fields"][0]["field"] == "email"

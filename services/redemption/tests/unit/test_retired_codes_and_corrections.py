@@ -7,20 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
+from carnet_contracts import events as ev
 from carnet_contracts import ticket_code
-from carnet_contracts.events import (
-    CampaignPurgeStarted,
-    RedemptionCancelled,
-    RedemptionRejected,
-    ReimbursementBatchCreated,
-    TicketCredited,
-    TicketRedeemed,
-    TicketReplaced,
-    TicketReplaceRefused,
-    TicketReplaceRequested,
-    TicketVoided,
-    TicketVoidRequested,
-)
 from carnet_runtime.auth import Principal
 from carnet_runtime.errors import RefusalStatuses
 from redemption import application
@@ -34,12 +22,12 @@ ADMIN = Principal(sub="staff-42", role="admin")
 
 
 async def void(c: Counter, ticket_id: str) -> None:
-    await application.void_ticket(c.uow(), TicketVoidRequested(
+    await application.void_ticket(c.uow(), ev.TicketVoidRequested(
         ticket_id=ticket_id, wallet_id="w-1", campaign_id=CAMPAIGN, requested_at=c.now), clock=lambda: c.now)
 
 
 async def credit_again(c: Counter, ticket_id: str, code: str, amount_cents: int = 1000) -> None:
-    await application.credit_ticket(c.uow(), TicketCredited(
+    await application.credit_ticket(c.uow(), ev.TicketCredited(
         ticket_id=ticket_id, wallet_id="w-1", campaign_id=CAMPAIGN, position=1,
         code_hash=ticket_code.code_hash(code, KEY), code_suffix=code[-4:], amount_cents=amount_cents,
         valid_until=date(2027, 3, 31), credited_at=c.now))
@@ -48,7 +36,7 @@ async def credit_again(c: Counter, ticket_id: str, code: str, amount_cents: int 
 async def replace(c: Counter, ticket_id: str) -> str:
     """Ask to replace the ticket's code; the new code."""
     new = ticket_code.generate()
-    await application.replace_ticket(c.uow(), TicketReplaceRequested(
+    await application.replace_ticket(c.uow(), ev.TicketReplaceRequested(
         ticket_id=ticket_id, wallet_id="w-1", campaign_id=CAMPAIGN, new_code_hash=ticket_code.code_hash(new, KEY),
         new_code_suffix=new[-4:], requested_at=c.now), clock=lambda: c.now)
     return new
@@ -64,7 +52,7 @@ def code_of(answer) -> str:
 async def test_a_voided_ticket_credited_again_is_redeemable_under_its_new_code_and_its_old_code_stays_voided(counter):
     old, ticket_id = await counter.credit(1000)
     await void(counter, ticket_id)
-    [voided] = counter.published(TicketVoided)
+    [voided] = counter.published(ev.TicketVoided)
     assert (voided.ticket_id, voided.amount_cents) == (ticket_id, 1000)
     assert code_of(await counter.redeem(old)) == "TICKET_VOIDED"
 
@@ -83,7 +71,7 @@ async def test_a_refused_retired_code_names_its_ticket_in_redemption_rejected(co
     await void(counter, ticket_id)
     await credit_again(counter, ticket_id, ticket_code.generate())
     await counter.redeem(old)
-    [rejected] = counter.published(RedemptionRejected)
+    [rejected] = counter.published(ev.RedemptionRejected)
     assert (rejected.ticket_id, rejected.reason_code) == (ticket_id, "TICKET_VOIDED")
 
 
@@ -101,7 +89,7 @@ async def test_a_credit_naming_a_retired_code_is_ignored(counter):
 async def test_a_replaced_code_is_refused_ticket_replaced_and_the_new_code_spends_the_same_ticket(counter):
     old, ticket_id = await counter.credit(1500, affiliate_id="aff-a")
     new = await replace(counter, ticket_id)
-    [replaced] = counter.published(TicketReplaced)
+    [replaced] = counter.published(ev.TicketReplaced)
     assert replaced.ticket_id == ticket_id and replaced.replaced_at == counter.now
     refused = await counter.redeem(old)
     assert refused.status_code == REFUSALS["TICKET_REPLACED"] == 409
@@ -110,7 +98,7 @@ async def test_a_replaced_code_is_refused_ticket_replaced_and_the_new_code_spend
     assert check.refusal is None and (check.code_suffix, check.reserved_for_you) == (new[-4:], True)
     won = await counter.redeem(new)
     assert (won.status_code, won.body["ticket_id"], won.body["amount_cents"]) == (201, ticket_id, 1500)
-    [redeemed] = counter.published(TicketRedeemed)
+    [redeemed] = counter.published(ev.TicketRedeemed)
     assert redeemed.code_suffix == new[-4:]
     assert code_of(await counter.redeem(old)) == "TICKET_REPLACED"
 
@@ -119,8 +107,8 @@ async def test_a_ticket_redeemed_before_its_replacement_stays_redeemed_and_the_r
     old, ticket_id = await counter.credit()
     redeemed = await counter.redeem(old)
     new = await replace(counter, ticket_id)
-    assert counter.published(TicketReplaced) == []
-    [refused] = counter.published(TicketReplaceRefused)
+    assert counter.published(ev.TicketReplaced) == []
+    [refused] = counter.published(ev.TicketReplaceRefused)
     assert refused.reason_code == "TICKET_ALREADY_REDEEMED"
     assert refused.redeemed_at.isoformat() == redeemed.body["redeemed_at"] and refused.affiliate_id == "aff-a"
     assert "avant que son remplacement" in refused.reason
@@ -137,7 +125,7 @@ async def test_a_replacement_landing_between_a_scan_and_its_spend_wins_and_the_s
     counter.store.before_write = the_family_declares_it_lost
     answer = await counter.redeem(old)
     assert code_of(answer) == "TICKET_REPLACED"
-    assert len(counter.published(TicketReplaced)) == 1 and counter.published(TicketRedeemed) == []
+    assert len(counter.published(ev.TicketReplaced)) == 1 and counter.published(ev.TicketRedeemed) == []
     assert counter.db.tickets[ticket_id].status is d.TicketStatus.REDEEMABLE
 
 
@@ -156,10 +144,10 @@ async def test_the_admin_cancels_after_the_grace_period_with_a_reason_kept_with_
     assert cancelled.status is d.RedemptionStatus.CANCELLED and cancelled.cancelled_at == counter.now
     assert (cancelled.cancelled_by_role, cancelled.cancelled_by, cancelled.cancel_reason, cancelled.cancel_then) == (
         d.CancelledBy.ADMIN, "staff-42", "erreur de caisse", d.Then.REDEEMABLE)
-    [event] = counter.published(RedemptionCancelled)
+    [event] = counter.published(ev.RedemptionCancelled)
     assert (event.cancelled_by_role, event.reason, event.then, event.amount_cents) == (
         "admin", "erreur de caisse", "redeemable", 1500)
-    assert counter.published(TicketVoided) == []
+    assert counter.published(ev.TicketVoided) == []
     assert (await counter.redeem(code)).status_code == 201  # redeemable again
 
 
@@ -168,7 +156,7 @@ async def test_the_admin_may_void_the_ticket_instead_its_code_is_retired_and_tic
     redemption_id = (await counter.redeem(code)).body["redemption_id"]
     counter.db.committed.clear()
     await correct(counter, redemption_id, d.Then.VOID)
-    assert [type(e) for e in counter.db.committed] == [RedemptionCancelled, TicketVoided]
+    assert [type(e) for e in counter.db.committed] == [ev.RedemptionCancelled, ev.TicketVoided]
     cancelled, voided = counter.db.committed
     assert cancelled.then == "void" and (voided.ticket_id, voided.amount_cents) == (ticket_id, 1500)
     assert counter.db.tickets[ticket_id].status is d.TicketStatus.VOIDED
@@ -181,7 +169,7 @@ async def test_the_admin_may_void_the_ticket_instead_its_code_is_retired_and_tic
 async def test_the_admin_cannot_cancel_once_batched_and_nothing_changes(counter):
     code, ticket_id = await counter.credit()
     redemption_id = (await counter.redeem(code)).body["redemption_id"]
-    await application.lock_in_batch(counter.uow(), ReimbursementBatchCreated(
+    await application.lock_in_batch(counter.uow(), ev.ReimbursementBatchCreated(
         batch_id="b-1", campaign_id=CAMPAIGN, redemption_ids=[redemption_id], total_cents=1000, count=1,
         created_at=counter.now))
     counter.db.committed.clear()
@@ -220,7 +208,7 @@ async def test_the_admin_must_give_a_reason_and_cancelling_twice_is_harmless(cou
     await correct(counter, redemption_id)
     again = await correct(counter, redemption_id, d.Then.VOID)
     assert again.cancel_then is d.Then.REDEEMABLE
-    assert len(counter.published(RedemptionCancelled)) == 1 and counter.published(TicketVoided) == []
+    assert len(counter.published(ev.RedemptionCancelled)) == 1 and counter.published(ev.TicketVoided) == []
 
 
 async def test_the_affiliate_cancel_records_the_affiliate_and_tells_the_same_as_before(counter):
@@ -230,7 +218,7 @@ async def test_the_affiliate_cancel_records_the_affiliate_and_tells_the_same_as_
     cancelled = await counter.scanner.cancel_as(counter.uow(), affiliate, redemption_id, None)
     assert (cancelled.cancelled_by_role, cancelled.cancelled_by, cancelled.cancel_then) == (
         d.CancelledBy.AFFILIATE, "aff-a", d.Then.REDEEMABLE)
-    [event] = counter.published(RedemptionCancelled)
+    [event] = counter.published(ev.RedemptionCancelled)
     assert (event.cancelled_by_role, event.reason, event.then) == ("affiliate", None, "redeemable")
 
 
@@ -239,7 +227,7 @@ async def test_the_campaign_purge_forgets_the_admins_account_and_reason_and_keep
     code, _ = await counter.credit()
     redemption_id = (await counter.redeem(code)).body["redemption_id"]
     await correct(counter, redemption_id, then, reason="Mme Martin a appelé")
-    await application.purge_campaign(counter.uow(), CampaignPurgeStarted(
+    await application.purge_campaign(counter.uow(), ev.CampaignPurgeStarted(
         campaign_id=CAMPAIGN, purge_id="p-1", purge_before=counter.now, announced_at=counter.now))
     kept = counter.db.redemptions[redemption_id]
     assert (kept.cancelled_by, kept.cancel_reason) == (None, None)
