@@ -18,14 +18,13 @@ from ..domain.account import (
     PasswordHashing,
     TokenPurpose,
     check_password_strength,
-    issue_token,
     redeem_token,
     token_hashes,
 )
 from ..domain.keyed_hash import KeyedHash
 from ..domain.login import LoginPolicy, admit, normalise_login
 from ..domain.organisation import Affiliate
-from .common import Clock, Seal, UnitOfWork, load, utc_now
+from .common import Clock, Seal, UnitOfWork, load, stored_token, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -170,9 +169,8 @@ class Accounts:
             affiliate = await uow.affiliates.by_login_or_email(identifier)
             if affiliate is None or affiliate.password_hash is None:
                 return
-            issued = issue_token(now, self.reset_ttl, self.keyed)
-            await uow.tokens.replace(affiliate.affiliate_id, TokenPurpose.PASSWORD_RESET, issued.token_hash,
-                                     issued.expires_at, now)
+            issued = await stored_token(uow, self.keyed, affiliate.affiliate_id, TokenPurpose.PASSWORD_RESET,
+                                        self.reset_ttl, now)
             uow.publish(
                 events.PasswordResetRequested(
                     affiliate_id=affiliate.affiliate_id,

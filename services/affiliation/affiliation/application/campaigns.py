@@ -7,7 +7,7 @@ import logging
 from carnet_contracts import events
 
 from ..domain.reimbursement import PARIS, Campaign, unknown_campaign
-from .common import Clock, UnitOfWork, utc_now
+from .common import Clock, UnitOfWork, addressee, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +56,8 @@ class Campaigns:
         for affiliate in await uow.affiliates.active():
             if await uow.campaigns.record_reminder(campaign.campaign_id, affiliate.affiliate_id, now):
                 uow.publish(
-                    events.AffiliateLoginReminded(
-                        affiliate_id=affiliate.affiliate_id,
-                        campaign_id=campaign.campaign_id,
-                        campaign_label=campaign.label,
-                        name=affiliate.name,
-                        login=affiliate.login,
-                        contact_email=affiliate.contact_email,
-                    ),
+                    events.AffiliateLoginReminded(**addressee(affiliate), login=affiliate.login,
+                                                  campaign_id=campaign.campaign_id, campaign_label=campaign.label),
                     campaign_id=campaign.campaign_id,
                 )
                 reminded += 1

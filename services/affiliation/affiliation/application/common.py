@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from carnet_contracts import events
 from carnet_runtime.auth import Principal, forbidden
 
+from ..domain.account import IssuedToken, TokenPurpose, issue_token
+from ..domain.keyed_hash import KeyedHash
 from ..domain.organisation import Affiliate, affiliate_not_found
 from ..store import AffiliationUnitOfWork as UnitOfWork  # the type: unit tests pass an in-memory one
 
-__all__ = ["ActOnAffiliate", "Clock", "Seal", "UnitOfWork", "activated_event", "ensure_own", "load", "utc_now"]
+__all__ = ["ActOnAffiliate", "Clock", "Seal", "UnitOfWork", "activated_event", "addressee", "ensure_own", "load",
+           "stored_token", "utc_now"]
 
 Clock = Callable[[], datetime]
 # Seals a secret for the notification service, which e-mails it (carnet_contracts.sealing).
@@ -47,6 +50,21 @@ async def load(uow: UnitOfWork, affiliate_id: str, *, for_update: bool = False) 
     if affiliate is None:
         raise affiliate_not_found()
     return affiliate
+
+
+def addressee(affiliate: Affiliate) -> dict[str, str]:
+    """Whom a notice about an organisation is written to: the fields every such event carries (the
+    notification service e-mails its contact, by its name)."""
+    return {"affiliate_id": affiliate.affiliate_id, "name": affiliate.name, "contact_email": affiliate.contact_email}
+
+
+async def stored_token(uow: UnitOfWork, keyed: KeyedHash, affiliate_id: str, purpose: TokenPurpose,
+                       ttl: timedelta, now: datetime) -> IssuedToken:
+    """A new one-time token of `purpose` for the organisation, replacing any earlier one; only its keyed
+    hash is stored, the clear token goes (sealed) to the e-mail."""
+    issued = issue_token(now, ttl, keyed)
+    await uow.tokens.replace(affiliate_id, purpose, issued.token_hash, issued.expires_at, now)
+    return issued
 
 
 def activated_event(affiliate: Affiliate, at: datetime) -> events.AffiliateActivated:

@@ -10,7 +10,17 @@ from carnet_runtime.auth import Principal
 
 from ..domain import convention as conv
 from ..domain.organisation import Affiliate
-from .common import ActOnAffiliate, Clock, Seal, UnitOfWork, activated_event, ensure_own, load, utc_now
+from .common import (
+    ActOnAffiliate,
+    Clock,
+    Seal,
+    UnitOfWork,
+    activated_event,
+    addressee,
+    ensure_own,
+    load,
+    utc_now,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +83,8 @@ class Conventions:
             progress, record, otp = conv.issue_otp(affiliate.convention, self.document, ctx, self.otp_policy)
             taken = await self._save(uow, replace(affiliate, convention=progress), record, ctx)
             uow.publish(
-                events.ConventionOtpIssued(
-                    affiliate_id=affiliate.affiliate_id,
-                    name=affiliate.name,
-                    contact_email=affiliate.contact_email,
-                    sealed_otp=self.seal(otp),
-                    expires_at=progress.otp_expires_at,
-                )
+                events.ConventionOtpIssued(**addressee(affiliate), sealed_otp=self.seal(otp),
+                                           expires_at=progress.otp_expires_at)
             )
         return taken
 
@@ -96,14 +101,8 @@ class Conventions:
                 affiliate = affiliate.signed(progress, ctx.at)
                 taken = await self._save(uow, affiliate, record, ctx)
                 uow.publish(
-                    events.ConventionSigned(
-                        affiliate_id=affiliate.affiliate_id,
-                        name=affiliate.name,
-                        contact_email=affiliate.contact_email,
-                        convention_version=record.document_version,
-                        document_sha256=record.document_sha256,
-                        signed_at=ctx.at,
-                    )
+                    events.ConventionSigned(**addressee(affiliate), convention_version=record.document_version,
+                                            document_sha256=record.document_sha256, signed_at=ctx.at)
                 )
                 uow.publish(activated_event(affiliate, ctx.at))
         if refusal is not None:

@@ -14,7 +14,7 @@ from ..domain.convention import AuditRecord
 from ..domain.iban_change import IbanChange, confirm_change, request_change
 from ..domain.one_time_code import OtpPolicy
 from ..domain.organisation import Affiliate, iban_suffix
-from .common import ActOnAffiliate, Clock, Seal, UnitOfWork, ensure_own, load, utc_now
+from .common import ActOnAffiliate, Clock, Seal, UnitOfWork, addressee, ensure_own, load, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,7 @@ class IbanChanges:
                                                 "iban_change_requested",
                                                 {"new_iban_suffix": iban_suffix(change.new_iban)}))
             uow.publish(events.IbanChangeOtpIssued(
-                affiliate_id=affiliate.affiliate_id, name=affiliate.name, contact_email=affiliate.contact_email,
-                sealed_otp=self.seal(code), new_iban_suffix=iban_suffix(change.new_iban),
+                **addressee(affiliate), sealed_otp=self.seal(code), new_iban_suffix=iban_suffix(change.new_iban),
                 expires_at=change.code.expires_at))
         return IbanChangeRequested(affiliate.affiliate_id, change.new_iban, change.code.expires_at)
 
@@ -85,8 +84,7 @@ class IbanChanges:
                                                     "iban_change", {"old_iban_suffix": iban_suffix(old_iban),
                                                                     "new_iban_suffix": iban_suffix(new_iban)}))
                 uow.publish(events.AffiliateIbanChanged(
-                    affiliate_id=affiliate.affiliate_id, name=affiliate.name, contact_email=affiliate.contact_email,
-                    iban_suffix=iban_suffix(new_iban), changed_at=now))
+                    **addressee(affiliate), iban_suffix=iban_suffix(new_iban), changed_at=now))
         if refusal is not None:
             raise refusal
         log.info("affiliate iban changed", extra={"affiliate_id": affiliate.affiliate_id})

@@ -12,7 +12,7 @@ from carnet_contracts import events
 from carnet_contracts.envelope import Event
 from carnet_runtime.auth import Principal, forbidden
 
-from ..domain.account import TokenPurpose, issue_token
+from ..domain.account import TokenPurpose
 from ..domain.convention import AuditRecord
 from ..domain.keyed_hash import KeyedHash
 from ..domain.organisation import (
@@ -28,7 +28,18 @@ from ..domain.organisation import (
     new_login,
     register_organisation,
 )
-from .common import ActOnAffiliate, Clock, Seal, UnitOfWork, activated_event, ensure_own, load, utc_now
+from .common import (
+    ActOnAffiliate,
+    Clock,
+    Seal,
+    UnitOfWork,
+    activated_event,
+    addressee,
+    ensure_own,
+    load,
+    stored_token,
+    utc_now,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,19 +124,11 @@ class Organisations:
         return affiliate
 
     async def _invite(self, uow: UnitOfWork, affiliate: Affiliate, now: datetime) -> None:
-        issued = issue_token(now, self.activation_ttl, self.keyed)
-        await uow.tokens.replace(affiliate.affiliate_id, TokenPurpose.ACTIVATION, issued.token_hash,
-                                 issued.expires_at, now)
-        uow.publish(
-            events.AffiliateInvited(
-                affiliate_id=affiliate.affiliate_id,
-                name=affiliate.name,
-                login=affiliate.login,
-                contact_email=affiliate.contact_email,
-                sealed_activation_token=self.seal(issued.clear),
-                activation_expires_at=issued.expires_at,
-            )
-        )
+        issued = await stored_token(uow, self.keyed, affiliate.affiliate_id, TokenPurpose.ACTIVATION,
+                                    self.activation_ttl, now)
+        uow.publish(events.AffiliateInvited(**addressee(affiliate), login=affiliate.login,
+                                            sealed_activation_token=self.seal(issued.clear),
+                                            activation_expires_at=issued.expires_at))
 
     async def directory(self, uow: UnitOfWork, query: DirectoryQuery) -> list[Affiliate]:
         """The active organisations families choose from; staff may list the other statuses."""
