@@ -10,17 +10,7 @@ from carnet_runtime.auth import Principal
 
 from ..domain import convention as conv
 from ..domain.organisation import Affiliate
-from .common import (
-    ActOnAffiliate,
-    Clock,
-    Seal,
-    UnitOfWork,
-    activated_event,
-    addressee,
-    ensure_own,
-    load,
-    utc_now,
-)
+from .common import ActOnAffiliate, Clock, Seal, UnitOfWork, activated_event, addressee, ensure_own, load, utc_now
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ from schwifty.exceptions import SchwiftyException
 from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.fr import siret as stdnum_siret
 
+from carnet_contracts.postal import Address
 from carnet_runtime import Refusal, field_errors, invalid_fields
 
 from .convention import ConventionProgress
@@ -82,15 +83,6 @@ def masked_iban(iban: str) -> str:
 def iban_suffix(iban: str) -> str:
     """What the audit trail and the e-mails keep of an IBAN: its last four characters."""
     return iban[-4:]
-
-
-@dataclass(frozen=True)
-class Address:
-    """The organisation's postal address; the directory shows its city and postcode."""
-
-    line: str
-    postcode: str
-    city: str
 
 
 @dataclass(frozen=True)

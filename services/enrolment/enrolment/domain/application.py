@@ -9,6 +9,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from carnet_contracts.postal import Address
 from carnet_runtime import Refusal, invalid_fields
 
 from .campaign import Campaign
@@ -57,15 +58,6 @@ class Guardian:
     first_name: str
     email: str
     phone: str | None = None
-
-
-@dataclass(frozen=True)
-class Address:
-    """The family's postal address: its postcode decides whether the pupil is eligible."""
-
-    line: str
-    postcode: str
-    city: str
 
 
 @dataclass(frozen=True)
