@@ -4,6 +4,7 @@ status of each code is decided in one place, refusals.py; the rules that raise t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -76,14 +77,6 @@ def code_malformed(reason: str) -> Refusal:
     )
 
 
-def ticket_unknown() -> Refusal:
-    return Refusal(
-        TICKET_UNKNOWN,
-        "Ce code ne correspond à aucun ticket du Pass. Vérifiez le code saisi ; s'il est exact, "
-        "le ticket n'a pas été crédité par la famille et ne peut pas être encaissé.",
-    )
-
-
 def ticket_already_redeemed(ticket: Ticket, affiliate_id: str) -> Refusal:
     assert ticket.redeemed_at is not None
     by = "par votre organisme" if ticket.redeemed_by == affiliate_id else "par un autre organisme"
@@ -105,46 +98,6 @@ def ticket_expired(ticket: Ticket) -> Refusal:
     )
 
 
-def ticket_voided() -> Refusal:
-    return Refusal(
-        TICKET_VOIDED,
-        "Ce ticket a été annulé et n'a plus de valeur : ne l'acceptez pas. "
-        "La famille peut présenter un autre ticket de son Pass.",
-    )
-
-
-def ticket_replaced() -> Refusal:
-    return Refusal(
-        TICKET_REPLACED,
-        "Ce ticket a été déclaré perdu ou volé par la famille et remplacé par un nouveau ticket : "
-        "ce code n'a plus de valeur, ne l'acceptez pas. Seul le nouveau ticket envoyé à la famille peut être encaissé.",
-    )
-
-
-def ticket_reserved_for_other_affiliate() -> Refusal:
-    return Refusal(
-        TICKET_RESERVED_FOR_OTHER_AFFILIATE,
-        "La famille a réservé ce ticket à un autre organisme : vous ne pouvez pas l'encaisser. "
-        "Elle peut changer l'organisme choisi depuis son espace Pass.",
-    )
-
-
-def affiliate_not_active() -> Refusal:
-    return Refusal(
-        AFFILIATE_NOT_ACTIVE,
-        "Votre organisme ne peut pas encaisser de tickets : l'affiliation n'est pas active. "
-        "Signez votre convention d'affiliation électronique, ou contactez le Département si votre compte a été suspendu.",
-    )
-
-
-def idempotency_key_reused() -> Refusal:
-    return Refusal(
-        IDEMPOTENCY_KEY_REUSED,
-        "Cette demande reprend l'identifiant d'une demande précédente faite pour un autre ticket : "
-        "rien n'a été encaissé. Scannez ou saisissez de nouveau le ticket.",
-    )
-
-
 def too_many_unknown_codes(wait: timedelta, now: datetime) -> Refusal:
     seconds = max(1, int(-(-wait.total_seconds() // 1)))
     return Refusal(
@@ -154,14 +107,6 @@ def too_many_unknown_codes(wait: timedelta, now: datetime) -> Refusal:
         "Vérifiez les tickets présentés, puis réessayez.",
         {"retry_after_seconds": seconds},
         retry_after=seconds,
-    )
-
-
-def redemption_busy() -> Refusal:
-    """A request that lost its race more times than competitors can explain: let the scanner retry."""
-    return Refusal(
-        REDEMPTION_BUSY,
-        "Le ticket est en cours de traitement par une autre demande : réessayez dans un instant.",
     )
 
 
@@ -176,17 +121,6 @@ def void_refused_spent(ticket: Ticket) -> Refusal:
     )
 
 
-def redemption_unknown() -> Refusal:
-    return Refusal(REDEMPTION_UNKNOWN, "Cet encaissement est introuvable : vérifiez sa référence.")
-
-
-def redemption_of_other_affiliate() -> Refusal:
-    return Refusal(
-        REDEMPTION_OF_OTHER_AFFILIATE,
-        "Cet encaissement a été fait par un autre organisme : seul l'organisme qui a encaissé le ticket peut l'annuler.",
-    )
-
-
 def cancel_period_over(redemption: Redemption, grace: timedelta) -> Refusal:
     minutes = int(grace.total_seconds() // 60)
     deadline = redemption.redeemed_at + grace
@@ -195,14 +129,6 @@ def cancel_period_over(redemption: Redemption, grace: timedelta) -> Refusal:
         f"Un encaissement s'annule dans les {minutes} minutes ; celui-ci ne pouvait plus l'être après le "
         f"{format_moment(deadline)}. Contactez le Département si le ticket a été encaissé par erreur.",
         {"redeemed_at": redemption.redeemed_at.isoformat(), "cancellable_until": deadline.isoformat()},
-    )
-
-
-def redemption_in_reimbursement_batch() -> Refusal:
-    return Refusal(
-        REDEMPTION_IN_REIMBURSEMENT_BATCH,
-        "Cet encaissement fait déjà partie d'un remboursement : il ne peut plus être annulé. "
-        "Contactez le Département si le ticket a été encaissé par erreur.",
     )
 
 
@@ -216,3 +142,63 @@ def batches_not_known_yet(retry_after_seconds: int) -> Refusal:
         {"retry_after_seconds": retry_after_seconds},
         retry_after=retry_after_seconds,
     )
+
+
+# The refusals whose message never changes (the others above say what the ticket or redemption is).
+_ALWAYS_SAID: dict[str, str] = {
+    TICKET_UNKNOWN: (
+        "Ce code ne correspond à aucun ticket du Pass. Vérifiez le code saisi ; s'il est exact, "
+        "le ticket n'a pas été crédité par la famille et ne peut pas être encaissé."
+    ),
+    TICKET_VOIDED: (
+        "Ce ticket a été annulé et n'a plus de valeur : ne l'acceptez pas. "
+        "La famille peut présenter un autre ticket de son Pass."
+    ),
+    TICKET_REPLACED: (
+        "Ce ticket a été déclaré perdu ou volé par la famille et remplacé par un nouveau ticket : "
+        "ce code n'a plus de valeur, ne l'acceptez pas. Seul le nouveau ticket envoyé à la famille peut être encaissé."
+    ),
+    TICKET_RESERVED_FOR_OTHER_AFFILIATE: (
+        "La famille a réservé ce ticket à un autre organisme : vous ne pouvez pas l'encaisser. "
+        "Elle peut changer l'organisme choisi depuis son espace Pass."
+    ),
+    AFFILIATE_NOT_ACTIVE: (
+        "Votre organisme ne peut pas encaisser de tickets : l'affiliation n'est pas active. "
+        "Signez votre convention d'affiliation électronique, ou contactez le Département si votre compte a été suspendu."
+    ),
+    IDEMPOTENCY_KEY_REUSED: (
+        "Cette demande reprend l'identifiant d'une demande précédente faite pour un autre ticket : "
+        "rien n'a été encaissé. Scannez ou saisissez de nouveau le ticket."
+    ),
+    # A request that lost its race more times than competitors can explain: let the scanner retry.
+    REDEMPTION_BUSY: "Le ticket est en cours de traitement par une autre demande : réessayez dans un instant.",
+    REDEMPTION_UNKNOWN: "Cet encaissement est introuvable : vérifiez sa référence.",
+    REDEMPTION_OF_OTHER_AFFILIATE: (
+        "Cet encaissement a été fait par un autre organisme : seul l'organisme qui a encaissé le ticket peut "
+        "l'annuler."
+    ),
+    REDEMPTION_IN_REIMBURSEMENT_BATCH: (
+        "Cet encaissement fait déjà partie d'un remboursement : il ne peut plus être annulé. "
+        "Contactez le Département si le ticket a été encaissé par erreur."
+    ),
+}
+
+
+def _always(code: str) -> Callable[[], Refusal]:
+    def refusal() -> Refusal:
+        return Refusal(code, _ALWAYS_SAID[code])
+
+    refusal.__name__ = code.lower()
+    return refusal
+
+
+ticket_unknown = _always(TICKET_UNKNOWN)
+ticket_voided = _always(TICKET_VOIDED)
+ticket_replaced = _always(TICKET_REPLACED)
+ticket_reserved_for_other_affiliate = _always(TICKET_RESERVED_FOR_OTHER_AFFILIATE)
+affiliate_not_active = _always(AFFILIATE_NOT_ACTIVE)
+idempotency_key_reused = _always(IDEMPOTENCY_KEY_REUSED)
+redemption_busy = _always(REDEMPTION_BUSY)
+redemption_unknown = _always(REDEMPTION_UNKNOWN)
+redemption_of_other_affiliate = _always(REDEMPTION_OF_OTHER_AFFILIATE)
+redemption_in_reimbursement_batch = _always(REDEMPTION_IN_REIMBURSEMENT_BATCH)

@@ -6,6 +6,7 @@ from pathlib import Path
 from carnet_runtime.errors import RUNTIME_REFUSALS, RefusalStatuses
 from carnet_runtime.http import refusal_response
 from redemption import domain as d
+from redemption import messages
 from redemption import views
 from redemption.application import TicketCheck
 from redemption.refusals import REFUSALS
@@ -27,8 +28,9 @@ def test_every_refusal_code_has_its_api_status():
 
 
 def raised_codes() -> dict[str, str]:
-    """Every code given to `Refusal(...)` in the package's source (a literal or a domain constant) -> where."""
-    found = {}
+    """Every code given to `Refusal(...)` in the package's source (a literal or a domain constant), and
+    every code of the refusals whose message never changes (messages._ALWAYS_SAID) -> where."""
+    found = {code: "messages.py:_ALWAYS_SAID" for code in messages._ALWAYS_SAID}
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Refusal" and node.args):
@@ -36,7 +38,7 @@ def raised_codes() -> dict[str, str]:
             code = node.args[0]
             if isinstance(code, ast.Constant):
                 found[code.value] = f"{path.name}:{node.lineno}"
-            else:
+            elif not (isinstance(code, ast.Name) and code.id == "code"):  # _always(code): the table above
                 name = code.id if isinstance(code, ast.Name) else code.attr
                 found[getattr(d, name)] = f"{path.name}:{node.lineno}"
     return found
