@@ -273,16 +273,10 @@ async def _cancel(uow: RedemptionUnitOfWork, redemption: d.Redemption, ticket: d
     await uow.tickets.save(ticket)
     assert redemption.cancelled_by_role is not None and redemption.cancel_then is not None
     uow.publish(RedemptionCancelled(
-        redemption_id=redemption.redemption_id,
-        ticket_id=redemption.ticket_id,
-        wallet_id=redemption.wallet_id,
-        campaign_id=redemption.campaign_id,
-        affiliate_id=redemption.affiliate_id,
-        amount_cents=redemption.amount_cents,
-        cancelled_at=now,
-        cancelled_by_role=redemption.cancelled_by_role.value,
-        reason=redemption.cancel_reason,
-        then=redemption.cancel_then.value,
+        redemption_id=redemption.redemption_id, ticket_id=redemption.ticket_id, wallet_id=redemption.wallet_id,
+        campaign_id=redemption.campaign_id, affiliate_id=redemption.affiliate_id,
+        amount_cents=redemption.amount_cents, cancelled_at=now, cancelled_by_role=redemption.cancelled_by_role.value,
+        reason=redemption.cancel_reason, then=redemption.cancel_then.value,
     ))
     if ticket.status is d.TicketStatus.VOIDED:
         await uow.tickets.retire_code(ticket.ticket_id, d.Retired.VOIDED, now)
@@ -302,14 +296,9 @@ async def credit_ticket(uow: RedemptionUnitOfWork, event: TicketCredited) -> Non
             log.warning("a credit names a retired code: ignored", extra={"ticket_id": event.ticket_id})
             return
         existing = await uow.tickets.get_for_update(event.ticket_id)
-        incoming = d.Ticket(
-            ticket_id=event.ticket_id,
-            wallet_id=event.wallet_id,
-            campaign_id=event.campaign_id,
-            amount_cents=event.amount_cents,
-            valid_until=event.valid_until,
-            reserved_for=event.affiliate_id,
-        )
+        incoming = d.Ticket(ticket_id=event.ticket_id, wallet_id=event.wallet_id, campaign_id=event.campaign_id,
+                            amount_cents=event.amount_cents, valid_until=event.valid_until,
+                            reserved_for=event.affiliate_id)
         if d.apply_credited(existing, incoming) is incoming:
             await uow.tickets.save_credited(incoming, event.code_hash, event.code_suffix)
 

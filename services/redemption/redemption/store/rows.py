@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from carnet_runtime.repository import from_row
+
 from .. import domain as d
 
 TICKET_COLUMNS = """t.ticket_id, t.wallet_id, t.campaign_id, t.amount_cents, t.valid_until, t.reserved_for,
@@ -35,19 +37,10 @@ JOINED_TICKET = {"status": "ticket_status", "redemption_id": "ticket_redemption_
 
 def redemption(row: asyncpg.Record) -> d.Redemption:
     """A redemption read with `r.*`."""
-    return d.Redemption(
+    return from_row(
+        d.Redemption, row,
         redemption_id=str(row["redemption_id"]),
-        ticket_id=row["ticket_id"],
-        wallet_id=row["wallet_id"],
-        campaign_id=row["campaign_id"],
-        affiliate_id=row["affiliate_id"],
-        amount_cents=row["amount_cents"],
-        redeemed_at=row["redeemed_at"],
         status=d.RedemptionStatus(row["status"]),
-        cancelled_at=row["cancelled_at"],
-        batch_id=row["batch_id"],
         cancelled_by_role=d.CancelledBy(row["cancelled_by_role"]) if row["cancelled_by_role"] else None,
-        cancelled_by=row["cancelled_by"],
-        cancel_reason=row["cancel_reason"],
         cancel_then=d.Then(row["cancel_then"]) if row["cancel_then"] else None,
     )
