@@ -43,6 +43,12 @@ def credit(wallet: Wallet, position: int, amount: int, **kwargs):
                          now=kwargs.pop("now", DURING), **kwargs)
 
 
+def a_credited_ticket(amount: int):
+    """A new wallet and its first ticket, credited with `amount`."""
+    wallet = make_wallet()
+    return wallet, credit(wallet, 1, amount)
+
+
 def refusal_code(call) -> str:
     with pytest.raises(Refusal) as caught:
         call()
@@ -171,8 +177,7 @@ def test_assignment_refuses_a_suspended_affiliate_and_a_blank_ticket():
 
 
 def test_a_void_request_makes_the_ticket_pending_and_still_holds_its_amount():
-    wallet = make_wallet()
-    ticket = credit(wallet, 1, 2000)
+    wallet, ticket = a_credited_ticket(2000)
     wallet.request_void(ticket.ticket_id, now=DURING)
     assert ticket.status is TicketStatus.VOID_PENDING
     assert wallet.remaining_cents == 5000
@@ -192,8 +197,7 @@ def test_a_voided_ticket_is_blank_again_its_amount_back_in_the_remaining_and_its
 
 
 def test_a_refused_void_puts_the_ticket_back_to_credited_with_the_reason():
-    wallet = make_wallet()
-    ticket = credit(wallet, 1, 2000)
+    wallet, ticket = a_credited_ticket(2000)
     wallet.request_void(ticket.ticket_id, now=DURING)
     assert wallet.void_refused(ticket.ticket_id, "TICKET_ALREADY_REDEEMED")
     assert ticket.status is TicketStatus.CREDITED
@@ -202,8 +206,7 @@ def test_a_refused_void_puts_the_ticket_back_to_credited_with_the_reason():
 
 
 def test_a_redeemed_ticket_stays_redeemed_when_its_void_is_refused():
-    wallet = make_wallet()
-    ticket = credit(wallet, 1, 2000)
+    wallet, ticket = a_credited_ticket(2000)
     wallet.request_void(ticket.ticket_id, now=DURING)
     assert wallet.ticket_redeemed(ticket.ticket_id, redeemed_at=DURING)
     assert wallet.void_refused(ticket.ticket_id, "TICKET_ALREADY_REDEEMED")
@@ -211,8 +214,7 @@ def test_a_redeemed_ticket_stays_redeemed_when_its_void_is_refused():
 
 
 def test_redeemed_then_cancelled_makes_the_ticket_credited_again():
-    wallet = make_wallet()
-    ticket = credit(wallet, 1, 2000)
+    wallet, ticket = a_credited_ticket(2000)
     assert wallet.ticket_redeemed(ticket.ticket_id, redeemed_at=DURING, affiliate_id=CLUB.affiliate_id)
     assert (ticket.status, ticket.redeemed_by) == (TicketStatus.REDEEMED, CLUB.affiliate_id)
     assert not wallet.ticket_redeemed(ticket.ticket_id, redeemed_at=DURING)
@@ -222,8 +224,7 @@ def test_redeemed_then_cancelled_makes_the_ticket_credited_again():
 
 
 def test_a_cancellation_then_void_waits_for_the_voided_event_then_the_ticket_is_blank():
-    wallet = make_wallet()
-    ticket = credit(wallet, 1, 2000)
+    wallet, ticket = a_credited_ticket(2000)
     wallet.ticket_redeemed(ticket.ticket_id, redeemed_at=DURING)
     assert wallet.redemption_cancelled(ticket.ticket_id, then_void=True)
     assert ticket.status is TicketStatus.VOID_PENDING and wallet.remaining_cents == 5000
@@ -250,8 +251,7 @@ def test_a_replacement_keeps_amount_and_affiliate_and_swaps_the_code_once_the_ol
 
 
 def test_a_replacement_is_refused_after_the_validity_end_and_for_a_blank_ticket():
-    wallet = make_wallet()
-    ticket = credit(wallet, 1, 2000)
+    wallet, ticket = a_credited_ticket(2000)
     after = validity_end(VALID_UNTIL)
     assert refusal_code(lambda: wallet.request_replace(ticket.ticket_id, new_code="x", now=after)) == "PASS_EXPIRED"
     blank = wallet.tickets[1].ticket_id
@@ -259,8 +259,7 @@ def test_a_replacement_is_refused_after_the_validity_end_and_for_a_blank_ticket(
 
 
 def test_a_replacement_refused_leaves_the_ticket_redeemed_with_the_reason_and_no_pending_code():
-    wallet = make_wallet()
-    ticket = credit(wallet, 1, 2000)
+    wallet, ticket = a_credited_ticket(2000)
     wallet.request_replace(ticket.ticket_id, new_code=ticket_code.generate(), now=DURING)
     assert wallet.replace_refused(ticket.ticket_id, "déjà utilisé", redeemed_at=DURING, affiliate_id="club")
     assert (ticket.status, ticket.redeemed_by, ticket.pending_code) == (TicketStatus.REDEEMED, "club", None)

@@ -24,7 +24,7 @@ from carnet_runtime.auth import Principal, forbidden
 
 from ..domain import Action, Affiliate, SheetSnapshot, SnapshotTicket, Ticket, Wallet
 from ..store import WalletUnitOfWork
-from .access import KEEPERS, SHEET_CALLERS, Right, acts_for, other_school, wallet_for, wallet_unknown
+from .access import KEEPERS, SHEET_CALLERS, Access, Right, acts_for, other_school, wallet_for, wallet_unknown
 
 
 @dataclass(frozen=True)
@@ -204,8 +204,7 @@ class FamilyCommands(UseCasesBase):
         """The credited tickets to print on one page: the requested positions, or every credited one."""
         now = self.clock()
         async with uow:
-            access = await wallet_for(uow, actor, wallet_id, Right.PRINT)
-            chosen = access.wallet.sheet_tickets(positions, now=now)
+            access, chosen = await _sheet_of(uow, actor, wallet_id, Right.PRINT, positions, now)
             affiliates = await uow.affiliates.of(t.affiliate_id for t in chosen)
             await uow.acts.record(access.acts(Action.PRINT, chosen, now))
         return Shown(access.wallet, now, True, affiliates, chosen)
@@ -230,8 +229,7 @@ class FamilyCommands(UseCasesBase):
         """E-mail the sheet, as it is now, to the guardian."""
         now = self.clock()
         async with uow:
-            access = await wallet_for(uow, actor, wallet_id, Right.KEEP)
-            chosen = access.wallet.sheet_tickets(positions, now=now)
+            access, chosen = await _sheet_of(uow, actor, wallet_id, Right.KEEP, positions, now)
             requested = await self._email(uow, access.wallet, chosen, "requested", now)
             await uow.acts.record(access.acts(Action.EMAIL, chosen, now, request_id=requested.request_id))
         return requested
@@ -260,3 +258,11 @@ class FamilyCommands(UseCasesBase):
             await uow.acts.record([act for w, tickets in chosen.items()
                                    for act in acts_for(actor, w, Action.PRINT, tickets, now)])
         return [Shown(found[w], now, True, affiliates, chosen[w]) for w in wallet_ids]
+
+
+async def _sheet_of(uow: WalletUnitOfWork, actor: Principal, wallet_id: UUID, right: Right,
+                    positions: Sequence[int] | None, now: datetime) -> tuple[Access, list[Ticket]]:
+    """The wallet as `actor` may reach it with `right`, and the credited tickets a sheet of it shows (the
+    positions asked, or every credited one)."""
+    access = await wallet_for(uow, actor, wallet_id, right)
+    return access, access.wallet.sheet_tickets(positions, now=now)
