@@ -4,10 +4,11 @@ admin for them): see it, credit, assign, void, replace, print and e-mail tickets
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from carnet_contracts import ticket_code
@@ -46,14 +47,13 @@ class AssignTicket:
     affiliate_id: str | None
 
 
-@dataclass(frozen=True)
-class Kept:
+class Kept(NamedTuple):
     """What a keeper's change to one ticket leaves: the ticket, the act and the event, and the act's detail."""
 
     ticket: Ticket
     action: Action
     event: Event
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
