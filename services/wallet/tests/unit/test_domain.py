@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from carnet_contracts import ticket_code
 from wallet.domain import (
@@ -347,9 +347,17 @@ class AllowanceMachine(RuleBasedStateMachine):
     def _held(self) -> int:
         return sum(amount for status, amount in self.model.values() if status in HOLDING)
 
+    def _in(self, status) -> list:
+        return [t for t in self.wallet.tickets if self.model[t.ticket_id][0] is status]
+
     def _pick(self, index, status):
-        matching = [t for t in self.wallet.tickets if self.model[t.ticket_id][0] is status]
-        return matching[index % len(matching)] if matching else None
+        """One of the tickets the model has in `status` (chosen by `index`) and its amount; None, None
+        when there is none."""
+        matching = self._in(status)
+        if not matching:
+            return None, None
+        ticket = matching[index % len(matching)]
+        return ticket, self.model[ticket.ticket_id][1]
 
     @rule(index=st.integers(0, 6), amount=st.integers(400, 7100))
     def credit_a_ticket(self, index, amount):
@@ -368,19 +376,17 @@ class AllowanceMachine(RuleBasedStateMachine):
             self.model[ticket.ticket_id] = (TicketStatus.CREDITED, amount)
             self.accepted_credits += 1
 
+    @precondition(lambda self: self._in(TicketStatus.CREDITED))
     @rule(index=st.integers(0, 6))
     def request_a_void(self, index):
-        ticket = self._pick(index, TicketStatus.CREDITED)
-        if ticket:
-            self.wallet.request_void(ticket.ticket_id, now=DURING)
-            self.model[ticket.ticket_id] = (TicketStatus.VOID_PENDING, self.model[ticket.ticket_id][1])
+        ticket, amount = self._pick(index, TicketStatus.CREDITED)
+        self.wallet.request_void(ticket.ticket_id, now=DURING)
+        self.model[ticket.ticket_id] = (TicketStatus.VOID_PENDING, amount)
 
+    @precondition(lambda self: self._in(TicketStatus.VOID_PENDING))
     @rule(index=st.integers(0, 6), voided=st.booleans())
     def answer_a_void(self, index, voided):
-        ticket = self._pick(index, TicketStatus.VOID_PENDING)
-        if ticket is None:
-            return
-        amount = self.model[ticket.ticket_id][1]
+        ticket, amount = self._pick(index, TicketStatus.VOID_PENDING)
         if voided:  # a voided ticket is blank again: its amount is back in the allowance
             assert self.wallet.ticket_voided(ticket.ticket_id)
             self.model[ticket.ticket_id] = (TicketStatus.BLANK, None)
@@ -391,22 +397,20 @@ class AllowanceMachine(RuleBasedStateMachine):
     @rule(index=st.integers(0, 6), cancel=st.booleans())
     def redeem_or_cancel(self, index, cancel):
         if cancel:
-            ticket = self._pick(index, TicketStatus.REDEEMED)
+            ticket, amount = self._pick(index, TicketStatus.REDEEMED)
             if ticket:
                 assert self.wallet.redemption_cancelled(ticket.ticket_id)
-                self.model[ticket.ticket_id] = (TicketStatus.CREDITED, self.model[ticket.ticket_id][1])
+                self.model[ticket.ticket_id] = (TicketStatus.CREDITED, amount)
         else:
-            ticket = self._pick(index, TicketStatus.CREDITED)
+            ticket, amount = self._pick(index, TicketStatus.CREDITED)
             if ticket:
                 assert self.wallet.ticket_redeemed(ticket.ticket_id, redeemed_at=DURING)
-                self.model[ticket.ticket_id] = (TicketStatus.REDEEMED, self.model[ticket.ticket_id][1])
+                self.model[ticket.ticket_id] = (TicketStatus.REDEEMED, amount)
 
+    @precondition(lambda self: self._in(TicketStatus.CREDITED))
     @rule(index=st.integers(0, 6), outcome=st.sampled_from(["replaced", "refused", "redeemed"]))
     def replace_a_ticket(self, index, outcome):
-        ticket = self._pick(index, TicketStatus.CREDITED)
-        if ticket is None:
-            return
-        amount = self.model[ticket.ticket_id][1]
+        ticket, amount = self._pick(index, TicketStatus.CREDITED)
         self.wallet.request_replace(ticket.ticket_id, new_code=ticket_code.generate(), now=DURING)
         if outcome == "replaced":  # same amount, a new code
             self.wallet.ticket_replaced(ticket.ticket_id)
@@ -417,12 +421,10 @@ class AllowanceMachine(RuleBasedStateMachine):
         self.wallet.replace_refused(ticket.ticket_id, "x", redeemed_at=DURING, affiliate_id=None)
         self.model[ticket.ticket_id] = (TicketStatus.REDEEMED, amount)
 
+    @precondition(lambda self: self._in(TicketStatus.REDEEMED))
     @rule(index=st.integers(0, 6), then_void=st.booleans())
     def cancel_late(self, index, then_void):
-        ticket = self._pick(index, TicketStatus.REDEEMED)
-        if ticket is None:
-            return
-        amount = self.model[ticket.ticket_id][1]
+        ticket, amount = self._pick(index, TicketStatus.REDEEMED)
         assert self.wallet.redemption_cancelled(ticket.ticket_id, then_void=then_void)
         if then_void:
             assert self.wallet.ticket_voided(ticket.ticket_id)
