@@ -169,9 +169,6 @@ class AffiliateRepository(Repository):
 class AuditTrailRepository(Repository):
     """Append-only: the convention's steps, suspensions and reinstatements, changes of details and IBAN."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
     async def append(self, record: AuditRecord) -> None:
         await self.conn.execute(
             """
@@ -194,7 +191,7 @@ class AuditTrailRepository(Repository):
         ]
 
 
-class IbanChangeRepository:
+class IbanChangeRepository(Repository):
     """The IBAN change waiting for its code, one per organisation, with the code's window."""
 
     async def get(self, affiliate_id: str) -> IbanChange | None:
