@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, settings
 
 from .smtp import start_capture
 from .processes import free_port
-from .testing import TestStack, start_test_stack, start_three_broker_stack
+from .testing import TestStack, start_stack_with_own_broker, start_test_stack, start_three_broker_stack
 
 
 # Speed is measured by benchmarks, never asserted by tests: hypothesis gets no per-example deadline
@@ -21,6 +21,18 @@ settings.load_profile("carnet")
 def stack() -> TestStack:
     """The session's PostgreSQL server and Kafka broker (topics of the contracts created)."""
     test_stack = start_test_stack()
+    yield test_stack
+    test_stack.stop()
+
+
+@pytest.fixture(scope="module")
+def stack_with_own_broker(stack: TestStack) -> TestStack:
+    """The session's PostgreSQL with a Kafka broker of the module's own, for the tests that kill the broker
+    (`stack_with_own_broker.kafka.kill()` / `.start()`): the services other tests keep running on the
+    session's broker never see it go down, whatever order the tests run in."""
+    if stack.kafka is None:
+        pytest.skip("the broker is external (CARNET_TEST_KAFKA_BOOTSTRAP): no broker of our own to kill")
+    test_stack = start_stack_with_own_broker(stack)
     yield test_stack
     test_stack.stop()
 

@@ -436,6 +436,20 @@ def start_test_stack() -> TestStack:
     return TestStack(home=home, postgres=postgres, kafka=kafka, server_database_url=server_url, kafka_bootstrap=bootstrap)
 
 
+def start_stack_with_own_broker(stack: TestStack) -> TestStack:
+    """The session's PostgreSQL with a Kafka broker of its own (topics created), for the tests that kill
+    the broker: the session's stays up for the services other tests keep running."""
+    kafka = KafkaNode(stack.home / f"kafka-{uuid.uuid4().hex[:6]}", port=free_port(), controller_port=free_port())
+    kafka.start()
+    try:
+        asyncio.run(create_topics(kafka.bootstrap))
+    except BaseException:
+        kafka.stop()
+        raise
+    return TestStack(home=stack.home, postgres=None, kafka=kafka, server_database_url=stack.server_database_url,
+                     kafka_bootstrap=kafka.bootstrap)
+
+
 def start_three_broker_stack(stack: TestStack) -> TestStack:
     """The session's PostgreSQL with a Kafka cluster of three brokers of its own (KRaft, replication 3,
     min.insync.replicas 2, as in production), for the tests where a broker must fail."""
@@ -452,5 +466,6 @@ def start_three_broker_stack(stack: TestStack) -> TestStack:
 
 
 __all__ = ["FAST_PASSWORD_HASHING", "SERVICE_PORTS", "FiveServices", "GroupLag", "ServiceDatabase", "ServiceProcess",
-           "TestStack", "consumer_lag", "end_offsets", "poll_database", "start_test_stack", "start_three_broker_stack",
+           "TestStack", "consumer_lag", "end_offsets", "poll_database", "start_stack_with_own_broker", "start_test_stack",
+           "start_three_broker_stack",
            "wait_caught_up"]

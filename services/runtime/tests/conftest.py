@@ -83,6 +83,15 @@ def probe(unstarted_probe):
 
 
 @pytest.fixture
+def probe_on_own_broker(stack_with_own_broker):
+    """A probe on the module's own broker (the tests that kill the broker), started."""
+    pair = Probe(stack_with_own_broker, f"probe.schools.{uuid.uuid4().hex[:8]}")
+    pair.start()
+    yield pair
+    pair.stop()
+
+
+@pytest.fixture
 async def outbox_of_its_own(stack, monkeypatch):
     """An outbox on a database of this test's own (the runtime's tables only), bound to a pool on it, whose
     SchoolRegistered events go to a topic of this test's own: (topic, pool, outbox)."""

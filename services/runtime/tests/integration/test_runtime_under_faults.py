@@ -23,23 +23,19 @@ from carnet_runtime.outbox import _RELAY_LOCK_KEY
 pytestmark = pytest.mark.integration
 
 
-def _owns_broker(stack) -> None:
-    if stack.kafka is None:
-        pytest.skip("the broker is external (CARNET_TEST_KAFKA_BOOTSTRAP): this test must be able to kill it")
-
-
 async def _restart_broker(stack) -> None:
     await asyncio.to_thread(stack.kafka.start, timeout=90)
 
 
 async def _kafka_back(stack) -> None:
-    """Restart the session's broker if a test left it dead, so that no later test fails for it."""
+    """Restart the module's broker if a test left it dead, so that the next test of the module has it."""
     if stack.kafka is not None and stack.kafka.process is None:
         await _restart_broker(stack)
 
 
-async def test_a_thousand_outbox_events_are_applied_exactly_once_while_the_broker_is_killed_and_restarted(stack, probe):
-    _owns_broker(stack)
+async def test_a_thousand_outbox_events_are_applied_exactly_once_while_the_broker_is_killed_and_restarted(
+        stack_with_own_broker, probe_on_own_broker):
+    stack, probe = stack_with_own_broker, probe_on_own_broker
     emitting = asyncio.create_task(probe.emit(0, 1000, per_transaction=5))
     try:
         while len(await probe.applied()) < 50:
@@ -202,8 +198,8 @@ async def _until_readiness(url: str, status: int, timeout: float = 60.0) -> dict
         await asyncio.sleep(0.5)
 
 
-async def test_readiness_follows_the_database_and_the_broker_down_and_back(stack):
-    _owns_broker(stack)
+async def test_readiness_follows_the_database_and_the_broker_down_and_back(stack_with_own_broker):
+    stack = stack_with_own_broker
     own_postgres = PostgresCluster(stack.home / f"pg-{uuid.uuid4().hex[:6]}" / "data", port=free_port(), fast_and_unsafe=True)
     await asyncio.to_thread(own_postgres.start)
     sink = None
@@ -228,7 +224,7 @@ async def test_readiness_follows_the_database_and_the_broker_down_and_back(stack
         await _restart_broker(stack)
         await _until_readiness(sink.url, 200, timeout=90)
     finally:
-        await _kafka_back(stack)  # the broker is the session's: every later test needs it
+        await _kafka_back(stack)
         if sink is not None:
             await asyncio.to_thread(sink.stop)
         await asyncio.to_thread(own_postgres.stop)
