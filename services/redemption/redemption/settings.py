@@ -29,6 +29,10 @@ class RedemptionSettings(ServiceSettings):
     # Connections of the scanner's own pool, per process (beside the runtime's pool of
     # CARNET_REDEMPTION_DATABASE_POOL_MAX for the events, cancels and the outbox relay).
     scanner_pool_size: int = 10
+    # The scanner's statements do not NOTIFY the outbox relay (store/scanner.py: it would make concurrent
+    # scans commit one at a time), so the relay looks for new events this often (the runtime's default is
+    # 0.5 s, woken by NOTIFY): the most a TicketRedeemed waits in the outbox when the relay is idle.
+    outbox_idle_poll_seconds: float = Field(0.025, gt=0)
     # The admin's cancel first waits, at most this long, until this service has applied every reimbursement
     # batch already on Kafka (its consumer group's committed offsets on the affiliation's reimbursements
     # topic); past it, 503 SERVICE_UNAVAILABLE with Retry-After, nothing changed.

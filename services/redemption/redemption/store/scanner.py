@@ -10,6 +10,12 @@ answer, whether the code was retired), from which the domain says which refusal 
 per connection by asyncpg's statement cache. This is why the scanner's requests do not run in a unit
 of work: it would add two round trips to every scan.
 
+Neither statement NOTIFYs the outbox relay, as the runtime's `Outbox.add` does: a transaction that
+NOTIFYs takes PostgreSQL's one lock on the notification queue from its pre-commit to the end of its
+commit, so concurrent scans would commit one at a time, and the listening relay's backend would be
+woken for every scan. The redemption relay polls instead, every CARNET_REDEMPTION_OUTBOX_IDLE_POLL_SECONDS
+(settings.py).
+
 The scanner's connections come from a pool of their own whose connections are not reset when they go
 back (asyncpg's reset is one more round trip per request): they only ever run these statements, which
 leave no session state behind (no transaction left open, no LISTEN, no SET, no advisory lock).
@@ -30,7 +36,7 @@ from uuid import UUID
 import asyncpg
 
 from carnet_contracts.events import RedemptionRejected, TicketRedeemed
-from carnet_runtime.outbox import INSERT_SQL, NOTIFY_CHANNEL, Outbox, OutboxRow
+from carnet_runtime.outbox import INSERT_SQL, Outbox, OutboxRow
 
 from .. import domain as d
 from . import rows
@@ -138,12 +144,11 @@ WITH spent AS (
            'amount_cents', amount_cents, 'affiliate_id', $1::text, 'redeemed_at', $7::text), $5
     FROM spent
 ), event AS (
-    {outbox_insert_from("spent", 9, _SPENT_EVENT)}
+    {outbox_insert_from("spent", 8, _SPENT_EVENT)}
 )
 SELECT spent.ticket_id AS spent_ticket_id, spent.wallet_id AS spent_wallet_id,
        spent.campaign_id AS spent_campaign_id, spent.amount_cents AS spent_amount_cents,
        spent.valid_until AS spent_valid_until, spent.reserved_for AS spent_reserved_for,
-       CASE WHEN spent.ticket_id IS NOT NULL THEN pg_notify($8, '') END AS notified,
        {_LOOK_COLUMNS}{_LOOK_FROM}LEFT JOIN spent ON true
 """
 
@@ -163,7 +168,7 @@ WITH kept AS (
 ), event AS (
     {outbox_insert_from("kept", 9)}
 )
-SELECT pg_notify($15, '') FROM kept
+SELECT 1 FROM kept
 """
 
 _NOTE_UNKNOWN_CODE = """
@@ -258,7 +263,7 @@ class ScannerStore:
         try:
             row = await conn.fetchrow(
                 _SPEND_OR_LOOK, affiliate_id, code_hash, idempotency_key, UUID(redemption_id), now,
-                self.limit.window - self.limit.interval, now.isoformat(), NOTIFY_CHANNEL,
+                self.limit.window - self.limit.interval, now.isoformat(),
                 *outbox_values(self.outbox.row(event), _SPENT_EVENT),
             )
         except asyncpg.UniqueViolationError:
@@ -296,7 +301,6 @@ class ScannerStore:
             self.limit.interval,
             unknown_code,
             *outbox_values(self.outbox.row(event)),
-            NOTIFY_CHANNEL,
         )
         return row is not None
 
