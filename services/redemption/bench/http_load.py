@@ -8,6 +8,10 @@ import gc
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -128,37 +132,51 @@ async def liveness(port: int, token: str, count: int, concurrency: int) -> Figur
 
 
 async def fixed_rate(ports: list[int], token: str, codes: list[str], rate: float, connections: int = 64) -> Figures:
-    """Open loop: requests start on schedule whatever the answers; latency counts from the scheduled start.
-    The load generator's own objects are kept out of its cyclic collector meanwhile (gc.freeze): a full
-    collection of this process would start requests late and count its pause as the service's latency."""
+    """Open loop over HTTP: keep-alive connections taken from an idle queue, one redemption each."""
     idle: asyncio.Queue[HttpConnection] = asyncio.Queue()
     for i in range(connections):
         idle.put_nowait(await HttpConnection("127.0.0.1", ports[i % len(ports)], token).open())
+
+    async def redeem(code: str) -> int:
+        conn = await idle.get()
+        try:
+            status, _ = await conn.redeem(code)
+        finally:
+            idle.put_nowait(conn)
+        return status
+
+    try:
+        return await paced(codes, rate, redeem)
+    finally:
+        while not idle.empty():
+            idle.get_nowait().close()
+
+
+async def paced(items: list[T], rate: float, call: Callable[[T], Awaitable[int]]) -> Figures:
+    """Open loop: `call(item)` (its answer's status) starts on schedule, `rate` a second, whatever the answers;
+    latency counts from the scheduled start. The load generator's own objects are kept out of its cyclic
+    collector meanwhile (gc.freeze): a full collection of this process would start calls late and count its
+    pause as the service's latency."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     gc.collect()
     gc.freeze()
     start = time.perf_counter()
 
-    async def one(code: str, due: float) -> None:
-        conn = await idle.get()
-        try:
-            status, _ = await conn.redeem(code)
-        finally:
-            idle.put_nowait(conn)
+    async def one(item: T, due: float) -> None:
+        status = await call(item)
         latencies.append(time.perf_counter() - due)
         statuses[status] = statuses.get(status, 0) + 1
 
     tasks = []
-    for i, code in enumerate(codes):
-        due = start + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(code, due)))
-    await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - start
-    gc.unfreeze()
-    while not idle.empty():
-        idle.get_nowait().close()
-    return Figures(latencies, elapsed, statuses)
+    try:
+        for i, item in enumerate(items):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(item, due)))
+        await asyncio.gather(*tasks)
+    finally:
+        gc.unfreeze()
+    return Figures(latencies, time.perf_counter() - start, statuses)

@@ -5,7 +5,9 @@
     pool of the same size) straight through asyncpg, at each concurrency;
 (b) full path: HTTP -> service process -> the same statements -> response, at rising concurrency
     (at each level (a) and (b) run in turn, in --rounds slices each, so both meet the same moments of a
-    machine whose pace drifts), and open-loop at a fixed rate (default 400/s) for the p99 aim;
+    machine whose pace drifts), and open-loop at a fixed rate (default 400/s) for the p99 aim, then (a)
+    at the same rate, and where the machine's CPU went during each (load generator, service, PostgreSQL,
+    Kafka: ms per redemption, and the cores busy), so that the tail reads against what the machine had left;
 (c) lag from a 201 to the wallet showing the ticket redeemed, when the wallet service is runnable;
     otherwise from a 201 to the TicketRedeemed event readable on Kafka (said in the output);
 (d) where the service's CPU goes on the full path: py-spy samples the service's processes during a
@@ -44,7 +46,7 @@ from redemption.store import ScannerStore, scanner_pool
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cpu_profile  # noqa: E402  (beside this file)
 from carnet_local.profiling import Profile  # noqa: E402
-from http_load import Figures, HttpConnection, fixed_rate, full_path, liveness, percentile  # noqa: E402
+from http_load import Figures, HttpConnection, fixed_rate, full_path, liveness, paced, percentile  # noqa: E402
 
 POOL_SIZE = 10  # the service's scanner pool (CARNET_REDEMPTION_SCANNER_POOL_SIZE), so (a) and (b) use as many connections
 
@@ -60,7 +62,48 @@ def cpu_seconds(pid: int) -> float:
             children += [int(c) for c in (task / "children").read_text().split()]
         except OSError:
             continue
-    return own + sum(cpu_seconds(child) for child in children)
+    return own + sum(_still_running(child) for child in children)
+
+
+def _still_running(pid: int) -> float:
+    """A child's CPU, or 0 for one that ended since it was listed (a PostgreSQL backend closing)."""
+    try:
+        return cpu_seconds(pid)
+    except FileNotFoundError:
+        return 0.0
+
+
+def busy_cores_seconds() -> float:
+    """CPU seconds the whole machine spent on anything but idling (all cores, from /proc/stat)."""
+    jiffies = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return (sum(jiffies[:8]) - jiffies[3] - jiffies[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class MachineSplit:
+    """Where the machine's CPU went during a run, by process: the load generator (this process), the
+    service, PostgreSQL and Kafka (their processes and children, when the stack started them here), the
+    rest, and how busy the machine was: so that an open loop's tail can be read against the cores left."""
+
+    def __init__(self, service_cpu, stack: TestStack):
+        self.groups = {"load generator": time.process_time, "service": service_cpu}
+        if stack.postgres is not None and stack.postgres.process is not None:
+            self.groups["PostgreSQL"] = lambda pid=stack.postgres.process.pid: cpu_seconds(pid)
+        kafka = getattr(stack.kafka, "process", None)
+        if kafka is not None:
+            self.groups["Kafka"] = lambda pid=kafka.pid: cpu_seconds(pid)
+        self._start = self._snapshot()
+
+    def _snapshot(self) -> tuple[float, float, dict[str, float]]:
+        return time.perf_counter(), busy_cores_seconds(), {name: seconds() for name, seconds in self.groups.items()}
+
+    def line(self, items: int) -> str:
+        wall0, busy0, groups0 = self._start
+        wall1, busy1, groups1 = self._snapshot()
+        spent = {name: groups1[name] - groups0[name] for name in self.groups}
+        spent["the rest"] = max(0.0, (busy1 - busy0) - sum(spent.values()))
+        return ("    where the machine's CPU went, ms per redemption: "
+                + ", ".join(f"{name} {seconds / items * 1000:.2f}" for name, seconds in spent.items())
+                + f"; the machine busy {(busy1 - busy0) / (wall1 - wall0):.2f} of {os.cpu_count()} cores")
 
 
 # --- seeding -----------------------------------------------------------------------------------
@@ -128,11 +171,13 @@ async def drain(dsn: str, timeout: float = 300.0) -> tuple[int, float]:
         await conn.close()
 
 
-async def settle(dsn: str) -> None:
+async def settle(dsn: str, *, relayed: bool = True) -> None:
     """Before the open loop, as pgbench does before its runs: the relay idle (the outbox drained) and the
     tables the closed loops churned vacuumed, so that the loop measures the service at its rate rather
-    than the after-effects of the runs before it (the lag and drain figures below keep the relay's)."""
-    await drain(dsn)
+    than the after-effects of the runs before it (the lag and drain figures below keep the relay's).
+    The baseline's database has no relay (`relayed=False`): only vacuumed."""
+    if relayed:
+        await drain(dsn)
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("VACUUM ANALYZE")
@@ -339,7 +384,6 @@ async def main(args: argparse.Namespace) -> None:
             ratios.append(ratio)
             full_rates.append(b.throughput)
             print(f"    ratio (b)/(a) throughput at c={level}: {ratio:.2f}")
-        await store.close()
 
         if args.profile_requests:
             level = args.profile_level or levels[max(range(len(levels)), key=lambda i: ratios[i])]
@@ -360,8 +404,24 @@ async def main(args: argparse.Namespace) -> None:
 
         rate_codes = await seed(service_dsn, key, affiliate_id, int(args.rate * args.rate_seconds))
         await settle(service_dsn)
+        split = MachineSplit(service_cpu, stack)
         f = await fixed_rate(ports, token, rate_codes, args.rate)
         print(f.line(f"(b) open loop at {args.rate:.0f}/s"))
+        print(split.line(len(rate_codes)))
+        # The same rate through asyncpg alone (the baseline's transaction, no HTTP, no service process): what
+        # the database and this machine answer at that rate, minutes apart from (b) at most.
+        base_codes = await seed(baseline_dsn, key, affiliate_id, len(rate_codes))
+        await settle(baseline_dsn, relayed=False)
+        scanner = Scanner(key, d.GuessingLimit())
+
+        async def redeem_directly(code: str) -> int:
+            return (await scanner.redeem(store, affiliate_id, str(uuid.uuid4()), code)).status_code
+
+        split = MachineSplit(service_cpu, stack)
+        fa = await paced(base_codes, args.rate, redeem_directly)
+        print(fa.line(f"(a) open loop at {args.rate:.0f}/s, asyncpg"))
+        print(split.line(len(base_codes)))
+        await store.close()
 
         drained = await drain(service_dsn)
         print(f"(c) outbox relay: {drained[0]} events pending after the runs, all on Kafka {drained[1]:.1f} s later"
@@ -385,7 +445,8 @@ async def main(args: argparse.Namespace) -> None:
                       f"   max {(lags[-1] if lags else float('nan')) * 1000:.1f} ms")
         print(f"summary: ratio (b)/(a) by level {dict(zip(levels, (round(r, 2) for r in ratios), strict=True))};"
               f" best full path {max(full_rates):.0f}/s; open loop at {args.rate:.0f}/s p99"
-              f" {percentile(f.latencies, 0.99) * 1000:.1f} ms; load average now {os.getloadavg()[0]:.1f}")
+              f" {percentile(f.latencies, 0.99) * 1000:.1f} ms (asyncpg alone at that rate:"
+              f" {percentile(fa.latencies, 0.99) * 1000:.1f} ms); load average now {os.getloadavg()[0]:.1f}")
     finally:
         for replica in replicas:
             await asyncio.to_thread(replica.stop)
