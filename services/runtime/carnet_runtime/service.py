@@ -40,7 +40,7 @@ from carnet_contracts.envelope import Event
 from carnet_contracts.events import CampaignPurgeStarted, events_on
 from carnet_contracts.topics import ALL_TOPICS
 
-from . import db, purge
+from . import aiokafka_on_uvloop, db, purge
 from .auth import ServiceTokens, TokenVerifier, documented_roles
 from .barrier import GroupBarrier
 from .consumers import Consumers
@@ -80,6 +80,7 @@ def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
 
 def create_broker(settings: ServiceSettings, **kwargs: Any) -> KafkaBroker:
     """The service's one Kafka broker: idempotent producer (acks=all), traces and metrics on every hop."""
+    aiokafka_on_uvloop.install()
     tracer_provider = setup_tracing(settings.service_name)
     return KafkaBroker(
         # "host:port,host:port": aiokafka takes a list, and would read the whole string as one host
