@@ -18,7 +18,8 @@ METRIC = re.compile(r"\bcarnet_[a-z_]+\b")
 @pytest.fixture(scope="module")
 def exported(consumed_topics) -> set[str]:
     """Every series name the runtime and the services register (their modules are imported by building them)."""
-    import carnet_runtime.lag  # noqa: F401  (registered when a service starts; imported here for its names)
+    import carnet_runtime.consumer_watch  # noqa: F401  (registered when a service starts; imported here for its names)
+    import carnet_runtime.lag  # noqa: F401
 
     return set(REGISTRY._names_to_collectors)
 

@@ -43,6 +43,7 @@ from carnet_contracts.topics import ALL_TOPICS
 from . import aiokafka_on_uvloop, db, purge
 from .auth import ServiceTokens, TokenVerifier, documented_roles
 from .barrier import GroupBarrier
+from .consumer_watch import ConsumerWatch
 from .consumers import Consumers
 from .errors import RefusalStatuses
 from .http import BodySizeLimit, error_responses, install_error_handlers, install_request_metrics
@@ -305,6 +306,8 @@ class Service:
         self._tasks = [asyncio.create_task(self._after_broker(self.relay.run()), name="outbox-relay")]
         lag = ConsumerLagMonitor(self.name, self.broker, interval_seconds=self.settings.consumer_lag_interval_seconds)
         self._tasks.append(asyncio.create_task(self._after_broker(lag.run()), name="consumer-lag"))
+        watch = ConsumerWatch(self.name, self.broker, interval_seconds=self.settings.consumer_watch_interval_seconds)
+        self._tasks.append(asyncio.create_task(self._after_broker(watch.run()), name="consumer-watch"))
         self._tasks += [asyncio.create_task(task(self), name=task.__name__) for task in self._background]
         await self._connect_broker(self.broker)
         if self.freeze_after_start:

@@ -78,6 +78,8 @@ class ServiceSettings(BaseSettings):
     # it reads, publishes and marks a batch instead of one event at a time (its cost is per batch).
     outbox_gather_seconds: float = Field(0.003, ge=0, le=0.1)
     consumer_lag_interval_seconds: float = 15.0
+    # How often the runtime looks for a Kafka consumer stopped for good (consumer_watch.py).
+    consumer_watch_interval_seconds: float = Field(5.0, gt=0)
     # The most events a consumer applies in one transaction (those already fetched from one topic); 1:
     # each event in its own transaction.
     consumer_batch_max_records: int = 100
